@@ -1,0 +1,156 @@
+"""``ansinh``: everything an operator does, from one command.
+
+    ansinh platform up|down|status     the local Kafka (KRaft) and PostgreSQL
+    ansinh topics create|list          the topic catalogue, DLQ twins included
+    ansinh migrate [SERVICE ...]       apply each service's migrations as its own role
+    ansinh run SERVICE                 run one service in the foreground
+    ansinh services start|stop|status  all four services in the background
+    ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
+    ansinh demo                        bring everything up and show it working
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from ansinh.settings import SERVICES, PlatformSettings, ServiceSettings
+
+console = Console()
+
+
+def cmd_platform(args: argparse.Namespace) -> int:
+    from ansinh.platform import kafka, postgres
+    from ansinh.topics import ensure_topics
+
+    settings = PlatformSettings()
+    if args.action == "up":
+        with console.status("Resolving Kafka jars and starting the broker (first run downloads ~60 MB)..."):
+            console.print(f"[green]✓[/] {kafka.start_kafka(settings)}")
+        with console.status("Starting PostgreSQL..."):
+            console.print(f"[green]✓[/] {postgres.start_postgres(settings)}")
+        created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
+        console.print(f"[green]✓[/] topics: {len(created)} created, catalogue complete")
+        return 0
+    if args.action == "down":
+        from ansinh.processes import stop_service
+
+        for service in SERVICES:
+            if stop_service(settings, service):
+                console.print(f"stopped {service}")
+        console.print("Kafka stopped" if kafka.stop_kafka(settings) else "Kafka was not running (here)")
+        console.print("PostgreSQL stopped" if postgres.stop_postgres(settings) else "local PostgreSQL was not running")
+        return 0
+    table = Table("component", "where", "state")
+    table.add_row("Kafka", settings.kafka_bootstrap, "up" if kafka.kafka_running(settings) else "down")
+    table.add_row("PostgreSQL", settings.database_url.split("@")[-1],
+                  "up" if postgres.reachable(settings.database_url) else "down")
+    console.print(table)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from ansinh.topics import ensure_topics, list_topics
+
+    settings = PlatformSettings()
+    if args.action == "create":
+        created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
+        console.print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
+    else:
+        for name in asyncio.run(list_topics(settings.kafka_bootstrap)):
+            console.print(name)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ansinh.database import prepare_schema
+
+    for service in args.services or SERVICES:
+        applied = asyncio.run(prepare_schema(ServiceSettings(service=service)))
+        console.print(f"{service}: " + (", ".join(applied) if applied else "up to date"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import importlib
+
+    sys.argv = [sys.argv[0]]  # faust's Worker parses the command line itself
+    importlib.import_module(f"services.{args.service}.app").main()
+    return 0
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from ansinh.processes import start_service, stop_service, wait_ready
+
+    settings = PlatformSettings()
+    if args.action == "start":
+        for service in SERVICES:
+            start_service(settings, service)
+    elif args.action == "stop":
+        for service in SERVICES:
+            stop_service(settings, service)
+        return 0
+    with console.status("Waiting for the services to be ready..."):
+        status = wait_ready(timeout=120 if args.action == "start" else 3)
+    return _print_health(status)
+
+
+def _print_health(status: dict[str, bool]) -> int:
+    from ansinh.processes import probe
+    from ansinh.settings import DEFAULT_WEB_PORTS
+
+    table = Table("service", "health", "ready", "metrics")
+    for service, ok in status.items():
+        port = DEFAULT_WEB_PORTS[service]
+        alive = probe(service, "/health") is not None
+        table.add_row(service, "[green]alive[/]" if alive else "[red]down[/]",
+                      "[green]ready[/]" if ok else "[red]not ready[/]", f"http://127.0.0.1:{port}/metrics")
+    console.print(table)
+    return 0 if all(status.values()) else 1
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from schemas import generate
+
+    return generate.main(["--check"] if args.action == "check" else [])
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ansinh.demo import run_demo
+
+    return run_demo(console, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ansinh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("platform", help="the local Kafka and PostgreSQL")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=cmd_platform)
+    p = sub.add_parser("topics", help="create or list topics")
+    p.add_argument("action", choices=["create", "list"])
+    p.set_defaults(func=cmd_topics)
+    p = sub.add_parser("migrate", help="apply migrations")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("run", help="run one service in the foreground")
+    p.add_argument("service", choices=SERVICES)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("services", help="all services in the background")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_services)
+    p = sub.add_parser("schemas", help="generate or check contract files")
+    p.add_argument("action", choices=["generate", "check"])
+    p.set_defaults(func=cmd_schemas)
+    p = sub.add_parser("demo", help="bring the platform up and show it working")
+    p.add_argument("--keep-running", action="store_true", help="leave the services running afterwards")
+    p.set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The consume loop's contract, shared by every agent: decode, handle in batches, route failures.
+
+``BatchConsumer.process`` never raises for a bad message: undecodable ones and ones whose handler fails
+permanently go to the DLQ; transient infrastructure errors are retried until they pass (the offset does
+not move meanwhile). Faust acks a batch only after ``process`` returns.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable, Sequence
+
+from ansinh.decoding import Decoder, Incoming
+from ansinh.dlq import DeadLetters, RawMessage
+from ansinh.errors import DecodeError, PermanentError, is_transient
+from ansinh.metrics import BATCH_SECONDS, CONSUMED, RETRIES
+
+log = logging.getLogger("ansinh.consumer")
+
+Handler = Callable[[Sequence[Incoming]], Awaitable[None]]
+UNEXPECTED_ATTEMPTS = 3
+
+
+class BatchConsumer:
+    """Runs ``handler`` over decoded batches of one topic for one service."""
+
+    def __init__(self, service: str, logical_topic: str, decoder: Decoder, handler: Handler,
+                 dead_letters: DeadLetters, max_backoff_s: float = 10.0):
+        self.service, self.topic, self.decoder = service, logical_topic, decoder
+        self.handler, self.dead_letters, self.max_backoff_s = handler, dead_letters, max_backoff_s
+
+    async def process(self, batch: Sequence[RawMessage]) -> None:
+        started = time.perf_counter()
+        decoded: list[Incoming] = []
+        for raw in batch:
+            try:
+                decoded.append(self.decoder.decode(raw))
+            except DecodeError as exc:
+                await self.dead_letters.route(raw, str(exc), type(exc).__name__)
+        if decoded:
+            await self._handle(decoded)
+        BATCH_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - started)
+
+    async def _handle(self, batch: Sequence[Incoming]) -> None:
+        try:
+            await self._with_transient_retry(batch)
+            CONSUMED.labels(self.service, self.topic, "processed").inc(len(batch))
+        except Exception as exc:  # noqa: BLE001 - any failure of a batch: isolate the bad message
+            if len(batch) == 1:
+                await self._handle_one_failed(batch[0], exc)
+                return
+            log.info("batch of %d failed (%s); retrying message by message", len(batch), exc)
+            for item in batch:
+                await self._handle([item])
+
+    async def _with_transient_retry(self, batch: Sequence[Incoming]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self.handler(batch)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                RETRIES.labels(self.service, self.topic).inc()
+                log.warning("transient failure handling %d messages: %r; retrying in %.1fs", len(batch), exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _handle_one_failed(self, item: Incoming, exc: Exception) -> None:
+        if isinstance(exc, PermanentError):
+            await self.dead_letters.route(item.raw, str(exc), type(exc).__name__)
+            return
+        for attempt in range(2, UNEXPECTED_ATTEMPTS + 1):
+            try:
+                await self._with_transient_retry([item])
+                CONSUMED.labels(self.service, self.topic, "processed").inc()
+                return
+            except Exception as again:  # noqa: BLE001
+                if isinstance(again, PermanentError):
+                    exc = again
+                    break
+                exc = again
+                log.warning("attempt %d of event %s failed: %r", attempt, item.envelope.event_id, again)
+        log.exception("handler failed permanently for %s", item.envelope.event_id, exc_info=exc)
+        reason = str(exc) if isinstance(exc, PermanentError) else f"handler failed: {type(exc).__name__}: {exc}"
+        await self.dead_letters.route(item.raw, reason, type(exc).__name__)

@@ -1,0 +1,30 @@
+"""Metrics of the shared runtime (every service exports them, labelled by service).
+
+Each service declares its own business metrics once, in its own ``metrics`` module.
+"""
+from prometheus_client import Counter, Gauge, Histogram
+
+# Messages routed to a dead-letter topic, by source topic and error class.
+DLQ_MESSAGES = Counter("ansinh_dlq_messages_total", "Messages sent to a dead-letter topic",
+                       ["service", "topic", "error_class"])
+# Messages a consumer received, by outcome (processed, duplicate, dead_lettered).
+CONSUMED = Counter("ansinh_consumed_messages_total", "Messages consumed, by outcome",
+                   ["service", "topic", "outcome"])
+# Time to handle one batch of messages (decode, transaction, outbox).
+BATCH_SECONDS = Histogram("ansinh_handler_batch_seconds", "Seconds to handle one consumed batch",
+                          ["service", "topic"],
+                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+# Handler retries after a transient infrastructure failure.
+RETRIES = Counter("ansinh_handler_retries_total", "Batches retried after a transient failure",
+                  ["service", "topic"])
+# Outbox events published to Kafka by the relay.
+OUTBOX_PUBLISHED = Counter("ansinh_outbox_published_total", "Outbox events published", ["service", "topic"])
+# Outbox events committed but not yet published (refreshed by the relay).
+OUTBOX_PENDING = Gauge("ansinh_outbox_pending", "Outbox events waiting to be published", ["service"])
+# Seconds from an event's commit to its publication.
+OUTBOX_LAG = Histogram("ansinh_outbox_publish_lag_seconds", "Seconds from outbox commit to publish",
+                       ["service"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+# Consumer lag in messages, per topic (high watermark minus committed position).
+CONSUMER_LAG = Gauge("ansinh_consumer_lag_messages", "Messages not yet consumed", ["service", "topic"])
+# 1 when the service is ready (database and Kafka reachable, migrations applied).
+READY = Gauge("ansinh_ready", "1 when the service is ready", ["service"])

@@ -1,0 +1,90 @@
+"""Forward-only SQL migrations, one PostgreSQL schema and one role per service.
+
+``provision`` (as the superuser) creates the service's role and schema, and locks everyone else out;
+``migrate`` then applies ``services/<service>/migrations/NNNN_*.sql`` in order *as the service's role*,
+recording each in ``<schema>.schema_migrations`` in the same transaction. Re-running is a no-op, and a
+changed migration that was already applied is an error (migrations are never edited, only added).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from ansinh.settings import REPO_ROOT
+
+# Shared tables every service gets first: inbox (dedupe) and outbox (events to publish).
+PLATFORM_MIGRATIONS = REPO_ROOT / "ansinh" / "sql"
+
+
+class MigrationError(RuntimeError):
+    """A migration failed or the ledger disagrees with the files on disk."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    path: Path
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def migrations_for(service: str) -> list[Migration]:
+    found = [Migration(f"0000_platform_{p.stem}", p) for p in sorted(PLATFORM_MIGRATIONS.glob("*.sql"))]
+    folder = REPO_ROOT / "services" / service / "migrations"
+    found += [Migration(p.stem, p) for p in sorted(folder.glob("*.sql"))]
+    return found
+
+
+async def provision(admin: asyncpg.Connection, service: str, password: str, database: str) -> None:
+    """Create role and schema for ``service`` (idempotent, safe when run concurrently)."""
+    role = f"ansinh_{service}"
+    await admin.execute("SELECT pg_advisory_lock(hashtext('ansinh.provision'))")
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        quoted_pw = password.replace("'", "''")
+        if not exists:
+            await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{quoted_pw}'")
+        else:
+            await admin.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{quoted_pw}'")
+        await admin.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
+        await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {role}")
+        # Only the owner may touch the schema; the public schema is closed to service roles.
+        await admin.execute(f"REVOKE ALL ON SCHEMA {service} FROM PUBLIC")
+        await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        await admin.execute(f"ALTER ROLE {role} IN DATABASE \"{database}\" SET search_path = {service}")
+    finally:
+        await admin.execute("SELECT pg_advisory_unlock(hashtext('ansinh.provision'))")
+
+
+async def migrate(conn: asyncpg.Connection, service: str) -> list[str]:
+    """Apply pending migrations on a connection logged in as the service's role; returns applied versions."""
+    schema = service
+    await conn.execute(f"""
+        CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+            version text PRIMARY KEY,
+            checksum text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now())""")
+    applied = []
+    async with conn.transaction():
+        await conn.execute(f"LOCK TABLE {schema}.schema_migrations IN EXCLUSIVE MODE")
+        ledger = dict(await conn.fetch(f"SELECT version, checksum FROM {schema}.schema_migrations"))
+        for migration in migrations_for(service):
+            if migration.version in ledger:
+                if ledger[migration.version] != migration.checksum:
+                    raise MigrationError(f"{service}: migration {migration.version} changed after it was "
+                                         "applied; add a new migration instead of editing an old one")
+                continue
+            sql = migration.path.read_text().replace("{schema}", schema)
+            try:
+                await conn.execute(f"SET LOCAL search_path = {schema}; {sql}")
+            except asyncpg.PostgresError as exc:
+                raise MigrationError(f"{service}: migration {migration.version} failed: {exc}") from exc
+            await conn.execute(f"INSERT INTO {schema}.schema_migrations (version, checksum) VALUES ($1, $2)",
+                               migration.version, migration.checksum)
+            applied.append(migration.version)
+    return applied

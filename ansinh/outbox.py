@@ -1,0 +1,153 @@
+"""The transactional outbox and its relay.
+
+Handlers ``append`` the events they emit in the same transaction as their state change. The relay reads
+unpublished rows in id order, publishes them with an idempotent producer (per-key order is kept because
+one relay per schema publishes in id order and the producer keeps order per partition), then marks them
+published. A crash after the commit and before the publish only delays the event; a crash after the
+publish and before the mark republishes it with the same event id, which consumers deduplicate.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+from uuid import UUID
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from ansinh import failpoints
+from ansinh.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from schemas.base import Message
+from schemas.envelope import encode, new_envelope
+
+log = logging.getLogger("ansinh.outbox")
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    event_id: UUID
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str] | None = None
+
+
+def event(topic: str, key: str, message: Message, producer: str, *, correlation_id: UUID | None = None,
+          causation_id: UUID | None = None, event_id: UUID | None = None) -> OutboxMessage:
+    """Wrap ``message`` in an envelope for ``topic`` (a catalogue name; the relay adds any prefix)."""
+    envelope = new_envelope(message, producer, correlation_id=correlation_id, causation_id=causation_id,
+                            event_id=event_id)
+    return OutboxMessage(UUID(envelope["event_id"]), topic, key.encode(), encode(envelope),
+                         {"type": message.event_type, "correlation_id": envelope["correlation_id"]})
+
+
+async def append(conn: asyncpg.Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
+    """Write ``messages`` to the outbox; call inside the handler's transaction."""
+    if not messages:
+        return
+    records = [(m.event_id, m.topic, m.key, m.value, json.dumps(m.headers) if m.headers else None)
+               for m in messages]
+    if len(records) > 50:
+        await conn.copy_records_to_table("outbox", schema_name=schema, records=records,
+                                         columns=("event_id", "topic", "key", "value", "headers"))
+    else:
+        await conn.executemany(f"INSERT INTO {schema}.outbox (event_id, topic, key, value, headers) "
+                               "VALUES ($1, $2, $3, $4, $5::jsonb)", records)
+    await conn.execute(f"NOTIFY {schema}_outbox")
+
+
+class OutboxRelay:
+    """Publishes one schema's outbox. Only one relay per schema runs at a time (advisory lock)."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, producer: AIOKafkaProducer,
+                 physical_topic: Callable[[str], str], service: str, batch_size: int = 5000):
+        self.pool, self.schema, self.producer = pool, schema, producer
+        self.physical_topic, self.service, self.batch_size = physical_topic, service, batch_size
+        self._wakeup = asyncio.Event()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Publish until ``stopping`` is set; waits on NOTIFY (or 1 s) when there is nothing to do."""
+        async with self.pool.acquire() as lock_conn:
+            while not stopping.is_set():
+                if await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox"):
+                    break
+                await _sleep_or_stop(stopping, 2.0)  # another instance is the active relay
+            await lock_conn.add_listener(f"{self.schema}_outbox", self._on_notify)
+            try:
+                while not stopping.is_set():
+                    try:
+                        published = await self.publish_pending()
+                    except (OSError, asyncpg.PostgresConnectionError, asyncio.TimeoutError) as exc:
+                        log.warning("outbox relay of %s: %s; retrying", self.schema, exc)
+                        published = 0
+                        await asyncio.sleep(1)
+                    if published < self.batch_size:
+                        self._wakeup.clear()
+                        await _first_of(stopping, self._wakeup, timeout=1.0)
+            finally:
+                await lock_conn.remove_listener(f"{self.schema}_outbox", self._on_notify)
+                await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"{self.schema}.outbox")
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wakeup.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished events in id order; returns how many."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT id, topic, key, value, headers, created_at FROM {self.schema}.outbox "
+                f"WHERE published_at IS NULL ORDER BY id LIMIT $1", self.batch_size)
+            if not rows:
+                OUTBOX_PENDING.labels(self.service).set(0)
+                return 0
+            failpoints.hit("outbox.after_fetch")
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in json.loads(row["headers"]).items()] if row["headers"] else []
+                futures.append(await self.producer.send(self.physical_topic(row["topic"]), row["value"],
+                                                        key=row["key"], headers=headers))
+            await asyncio.gather(*futures)
+            failpoints.hit("outbox.after_publish")
+            await conn.execute(f"UPDATE {self.schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                               [row["id"] for row in rows])
+        now = datetime.now(timezone.utc)
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(self.service, row["topic"]).inc()
+        OUTBOX_LAG.labels(self.service).observe((now - rows[0]["created_at"]).total_seconds())
+        return len(rows)
+
+    async def prune(self, older_than_s: float = 86400) -> int:
+        """Delete rows published more than ``older_than_s`` ago (they are kept a day for audit)."""
+        result = await self.pool.execute(
+            f"DELETE FROM {self.schema}.outbox WHERE published_at < now() - make_interval(secs => $1)",
+            older_than_s)
+        return int(result.split()[-1])
+
+
+async def _sleep_or_stop(stopping: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    tasks = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def new_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
+    """The idempotent producer every service uses (acks=all, ordered per partition)."""
+    options = dict(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5,
+                   max_batch_size=512 * 1024, max_request_size=1048576, request_timeout_ms=30000)
+    options.update(overrides)
+    return AIOKafkaProducer(**options)

@@ -1,0 +1,1 @@
+"""The embedded local platform: a real single-node Kafka (KRaft) and a local PostgreSQL cluster."""

@@ -1,0 +1,50 @@
+"""Service processes started by the CLI (demo, ``services start``): detached, with pid files and logs."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from ansinh.platform.procs import read_pid, start_detached, stop_pid
+from ansinh.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
+
+
+def _paths(settings: PlatformSettings, service: str) -> tuple[Path, Path]:
+    root = settings.state_dir / "services"
+    return root / f"{service}.log", root / f"{service}.pid"
+
+
+def start_service(settings: PlatformSettings, service: str) -> int:
+    log, pid = _paths(settings, service)
+    running = read_pid(pid)
+    if running:
+        return running
+    return start_detached([sys.executable, "-m", f"services.{service}"], log, pid, env=dict(os.environ))
+
+
+def stop_service(settings: PlatformSettings, service: str) -> bool:
+    return stop_pid(_paths(settings, service)[1], timeout=30)
+
+
+def probe(service: str, path: str = "/ready") -> dict | None:
+    port = int(os.environ.get("ANSINH_WEB_PORT") or DEFAULT_WEB_PORTS[service])
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def wait_ready(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout
+    status = {s: False for s in services}
+    while time.monotonic() < deadline and not all(status.values()):
+        for s in services:
+            if not status[s]:
+                answer = probe(s)
+                status[s] = bool(answer and answer.get("ready"))
+        time.sleep(0.5)
+    return status

@@ -1,0 +1,181 @@
+"""The service skeleton: one faust app per service, wired in one place.
+
+``ServiceRuntime`` owns everything created at start-up (schema migrations, the asyncpg pool, the
+idempotent producer, the outbox relay, the lag monitor) and closes it at shutdown. ``build_app`` makes
+the faust app with ``/health``, ``/ready`` and ``/metrics``; ``consume`` attaches a batch agent to a
+catalogue topic.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable, Sequence
+
+import asyncpg
+import faust
+import mode
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ansinh.consumer import BatchConsumer
+from ansinh.database import create_pool, prepare_schema
+from ansinh.decoding import Decoder, Incoming
+from ansinh.dlq import DeadLetters, RawMessage
+from ansinh.metrics import CONSUMER_LAG, READY
+from ansinh.outbox import OutboxRelay, new_producer
+from ansinh.settings import ServiceSettings
+from schemas.topics import spec
+
+log = logging.getLogger("ansinh.service")
+
+
+class ServiceRuntime(mode.Service):
+    """Resources of one running service; agents wait for ``ready`` before touching them."""
+
+    def __init__(self, settings: ServiceSettings, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.ready = asyncio.Event()
+        self.consumed_topics: list[str] = []
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    async def on_start(self) -> None:
+        s = self.settings
+        applied = await prepare_schema(s)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        self.pool = await create_pool(s)
+        self.producer = new_producer(s.kafka_bootstrap)
+        await self.producer.start()
+        self.relay = OutboxRelay(self.pool, s.schema, self.producer, s.topic, s.service)
+        self._tasks = [asyncio.create_task(self.relay.run(self._stopping), name="outbox-relay"),
+                       asyncio.create_task(self._monitor_lag(), name="lag-monitor")]
+        self.ready.set()
+        READY.labels(s.service).set(1)
+        log.info("%s ready: schema %s, Kafka %s", s.service, s.schema, s.kafka_bootstrap)
+
+    async def on_stop(self) -> None:
+        READY.labels(self.settings.service).set(0)
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel() if task.get_name() == "lag-monitor" else None
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.producer:
+            await self.producer.stop()
+        if self.pool:
+            await self.pool.close()
+
+    def batch_consumer(self, logical_topic: str, handler: Callable[[Sequence[Incoming]], Awaitable[None]]
+                       ) -> BatchConsumer:
+        self.consumed_topics.append(logical_topic)
+        return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
+                             handler, _LazyDeadLetters(self, logical_topic))
+
+    async def _monitor_lag(self) -> None:
+        """Every 10 s: per topic, end offsets minus the group's committed offsets."""
+        s = self.settings
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        probe = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
+        await admin.start()
+        await probe.start()
+        try:
+            while True:
+                try:
+                    committed = await admin.list_consumer_group_offsets(s.app_id)
+                    for logical in self.consumed_topics:
+                        physical = s.topic(logical)
+                        parts = probe.partitions_for_topic(physical) or set()
+                        tps = [TopicPartition(physical, p) for p in parts]
+                        ends = await probe.end_offsets(tps) if tps else {}
+                        lag = sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+                                  for tp, end in ends.items())
+                        CONSUMER_LAG.labels(s.service, logical).set(lag)
+                except Exception as exc:  # noqa: BLE001 - a metric must never take the service down
+                    log.debug("lag monitor: %r", exc)
+                await asyncio.sleep(10)
+        finally:
+            await probe.stop()
+            await admin.close()
+
+
+class _LazyDeadLetters(DeadLetters):
+    """DeadLetters whose producer is the runtime's, created at start-up rather than at wiring time."""
+
+    def __init__(self, runtime: ServiceRuntime, logical_topic: str):
+        self.runtime = runtime
+        super().__init__(None, runtime.settings.service, logical_topic)  # type: ignore[arg-type]
+
+    async def route(self, message: RawMessage, reason: str, error_class: str) -> None:
+        self.producer = self.runtime.producer
+        await super().route(message, reason, error_class)
+
+
+def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        web_host=settings.web_host,
+        web_port=settings.effective_web_port,
+        web_in_thread=False,
+        topic_replication_factor=1,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+        consumer_max_fetch_size=4 * 1024 * 1024,
+    )
+    app.add_dependency(runtime)
+
+    @app.page("/health")
+    async def health(web, request):
+        return web.json({"service": settings.service, "status": "alive"})
+
+    @app.page("/ready")
+    async def ready(web, request):
+        ok = runtime.ready.is_set()
+        return web.json({"service": settings.service, "ready": ok}, status=200 if ok else 503)
+
+    @app.page("/metrics")
+    async def metrics(web, request):
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    return app
+
+
+def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str,
+            handler: Callable[[Sequence[Incoming]], Awaitable[None]]) -> None:
+    """Attach an agent: batches of raw records from ``logical_topic`` go through a ``BatchConsumer``."""
+    settings = runtime.settings
+    topic = app.topic(settings.topic(logical_topic), key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    batch_consumer = runtime.batch_consumer(logical_topic, handler)
+
+    async def agent(stream):
+        await runtime.ready.wait()
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+            await batch_consumer.process([_raw(e) for e in events])
+
+    agent.__name__ = f"consume_{logical_topic.replace('.', '_').replace('-', '_')}"
+    app.agent(topic, name=f"{settings.service}.{logical_topic}")(agent)
+
+
+def _raw(event) -> RawMessage:
+    m = event.message
+    headers = tuple((k, v) for k, v in (m.headers or []))
+    return RawMessage(m.topic, m.partition, m.offset, m.key, m.value, headers)
+
+
+def run_worker(app: faust.App, settings: ServiceSettings) -> None:
+    """Run the faust worker in the foreground until SIGTERM/SIGINT."""
+    from ansinh.logs import logging_config
+
+    faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.service, settings.log_level),
+                 quiet=True).execute_from_commandline()

@@ -1,0 +1,67 @@
+"""Create the catalogue's topics (and their DLQ twins) explicitly and idempotently."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from schemas.topics import CATALOGUE, DAY_MS
+
+DLQ_CONFIG = {"retention.ms": str(30 * DAY_MS)}
+
+
+@dataclass(frozen=True)
+class PhysicalTopic:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def planned(prefix: str = "") -> list[PhysicalTopic]:
+    topics = []
+    for spec in CATALOGUE:
+        topics.append(PhysicalTopic(prefix + spec.name, spec.partitions, dict(spec.config)))
+        if spec.dlq:
+            topics.append(PhysicalTopic(prefix + spec.dlq, 1, dict(DLQ_CONFIG)))
+    return topics
+
+
+async def admin_client(bootstrap: str, attempts: int = 60) -> AIOKafkaAdminClient:
+    """An admin client, retrying while the broker finishes starting."""
+    for attempt in range(attempts):
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return admin
+        except (KafkaConnectionError, OSError):
+            await admin.close()
+            await asyncio.sleep(0.5)
+    raise KafkaConnectionError(f"Kafka at {bootstrap} does not answer")
+
+
+async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:
+    """Create missing topics; returns the names created (empty when all existed)."""
+    admin = await admin_client(bootstrap)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in planned(prefix) if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics([NewTopic(t.name, t.partitions, 1, topic_configs=t.config)
+                                           for t in missing])
+            except TopicAlreadyExistsError:
+                pass  # a concurrent creator won the race; the topics exist, which is all we need
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def list_topics(bootstrap: str) -> list[str]:
+    admin = await admin_client(bootstrap)
+    try:
+        return sorted(await admin.list_topics())
+    finally:
+        await admin.close()

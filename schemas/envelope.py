@@ -1,0 +1,56 @@
+"""The envelope every event travels in, and its encoding (UTF-8 JSON)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.base import Message
+
+
+class EnvelopeHead(BaseModel):
+    """Just enough of an envelope to pick the payload model."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    type: str
+    schema_version: int
+
+
+class Envelope(BaseModel):
+    """Metadata common to every event; ``payload`` is validated separately by its message model."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    event_id: UUID = Field(description="Unique id of this event; consumers deduplicate on it")
+    type: str = Field(description="Message type, e.g. SalaryDeclared")
+    schema_version: int = Field(ge=1, description="Version of the payload schema")
+    occurred_at: AwareDatetime = Field(description="When it happened, with a timezone")
+    producer: str = Field(min_length=1, description="System that produced the event")
+    correlation_id: UUID = Field(description="Id shared by every event of one business flow")
+    causation_id: UUID | None = Field(default=None, description="Event id that caused this one")
+    payload: dict[str, Any]
+
+
+def new_envelope(message: Message, producer: str, *, correlation_id: UUID | None = None,
+                 causation_id: UUID | None = None, occurred_at: datetime | None = None,
+                 event_id: UUID | None = None) -> dict[str, Any]:
+    """Build the JSON-ready envelope of ``message`` (a dict, so encoding happens once)."""
+    eid = event_id or uuid4()
+    return {
+        "event_id": str(eid),
+        "type": message.event_type,
+        "schema_version": message.schema_version,
+        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "producer": producer,
+        "correlation_id": str(correlation_id or eid),
+        "causation_id": str(causation_id) if causation_id else None,
+        "payload": message.model_dump(mode="json"),
+    }
+
+
+def encode(envelope: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()

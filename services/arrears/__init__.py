@@ -1,0 +1,1 @@
+"""Arrears: what is overdue, late-payment interest day by day, suspected evasion. (Skeleton.)"""

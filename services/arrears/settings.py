@@ -1,0 +1,6 @@
+"""Settings of the arrears service (environment variables prefixed ANSINH_)."""
+from ansinh.settings import ServiceSettings
+
+
+class ArrearsSettings(ServiceSettings):
+    service: str = "arrears"

@@ -1,0 +1,1 @@
+"""Collection: payroll declarations in, contributions assessed, employer payments allocated, worker histories."""

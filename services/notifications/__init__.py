@@ -1,0 +1,1 @@
+"""Notifications: tell participants what happened, by e-mail, SMS and push, in Vietnamese and English. (Skeleton.)"""

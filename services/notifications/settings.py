@@ -1,0 +1,6 @@
+"""Settings of the notifications service (environment variables prefixed ANSINH_)."""
+from ansinh.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    service: str = "notifications"
