@@ -5,6 +5,7 @@
     ansinh migrate [SERVICE ...]       apply each service's migrations as its own role
     ansinh run SERVICE                 run one service in the foreground
     ansinh services start|stop|status  all four services in the background
+    ansinh outbox flush SERVICE        publish a service's pending outbox events
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
 """
@@ -112,6 +113,14 @@ def _print_health(status: dict[str, bool]) -> int:
     return 0 if all(status.values()) else 1
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from ansinh.service import flush_outbox
+
+    published = asyncio.run(flush_outbox(ServiceSettings(service=args.service)))
+    console.print(f"{args.service}: published {published} pending outbox events")
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas import generate
 
@@ -142,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("services", help="all services in the background")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_services)
+    p = sub.add_parser("outbox", help="publish a service's pending outbox events now")
+    p.add_argument("action", choices=["flush"])
+    p.add_argument("service", choices=SERVICES)
+    p.set_defaults(func=cmd_outbox)
     p = sub.add_parser("schemas", help="generate or check contract files")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=cmd_schemas)

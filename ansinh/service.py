@@ -179,3 +179,19 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
 
     faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.service, settings.log_level),
                  quiet=True).execute_from_commandline()
+
+
+async def flush_outbox(settings: ServiceSettings) -> int:
+    """Publish everything pending in a service's outbox, then return how many were published."""
+    pool = await create_pool(settings)
+    producer = new_producer(settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = OutboxRelay(pool, settings.schema, producer, settings.topic, settings.service)
+        total = 0
+        while published := await relay.publish_pending():
+            total += published
+        return total
+    finally:
+        await producer.stop()
+        await pool.close()

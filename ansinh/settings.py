@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit, quote
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,18 +22,23 @@ class PlatformSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ANSINH_", extra="ignore")
 
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_bootstrap: str = ""  # empty: the embedded broker on 127.0.0.1:<kafka_port>
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_version: str = "4.1.1"
     pg_port: int = 54329
     # The superuser URL used for migrations and role management; DATABASE_URL wins when reachable.
-    database_url: str = Field(
-        default="postgresql://postgres:ansinh@127.0.0.1:54329/ansinh",
-        validation_alias="DATABASE_URL",
-    )
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
     topic_prefix: str = ""
     state_dir: Path = REPO_ROOT / ".cache"
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> "PlatformSettings":
+        if not self.kafka_bootstrap:
+            self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if not self.database_url:
+            self.database_url = f"postgresql://postgres:ansinh@127.0.0.1:{self.pg_port}/ansinh"
+        return self
 
     def topic(self, name: str) -> str:
         """The physical topic name for a catalogue name (tests isolate with a prefix)."""
@@ -42,6 +47,11 @@ class PlatformSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         return urlsplit(self.database_url).path.lstrip("/") or "postgres"
+
+    def with_database(self, database: str) -> str:
+        """The admin URL pointing at another database."""
+        parts = urlsplit(self.database_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
 
     def url_for(self, user: str, password: str, database: str | None = None) -> str:
         """The admin URL's host and database with other credentials."""

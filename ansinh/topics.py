@@ -9,6 +9,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from schemas.topics import CATALOGUE, DAY_MS
 
+TOPIC_ALREADY_EXISTS = 36
 DLQ_CONFIG = {"retention.ms": str(30 * DAY_MS)}
 
 
@@ -50,13 +51,29 @@ async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:
         missing = [t for t in planned(prefix) if t.name not in existing]
         if missing:
             try:
-                await admin.create_topics([NewTopic(t.name, t.partitions, 1, topic_configs=t.config)
-                                           for t in missing])
+                response = await admin.create_topics([NewTopic(t.name, t.partitions, 1, topic_configs=t.config)
+                                                      for t in missing])
             except TopicAlreadyExistsError:
-                pass  # a concurrent creator won the race; the topics exist, which is all we need
+                return []  # a concurrent creator won the race; the topics exist, which is all we need
+            failed = [(name, code, msg) for name, code, msg in response.topic_errors
+                      if code not in (0, TOPIC_ALREADY_EXISTS)]
+            if failed:
+                raise RuntimeError(f"could not create topics: {failed}")
+            await _wait_visible(admin, {t.name for t in missing})
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, names: set[str], timeout: float = 30) -> None:
+    """Creation is acknowledged before every broker's metadata shows it; wait until it does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if names <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"topics not visible after {timeout}s: {sorted(names - set(await admin.list_topics()))}")
 
 
 async def list_topics(bootstrap: str) -> list[str]:

@@ -42,7 +42,9 @@ def breaking_changes(old: dict, new: dict, path: str = "", old_root: dict | None
         if sig not in old_sigs and not _widens_enum(sig, old_sigs):
             problems.append(f"{path or '<root>'}: type changed from {sorted(map(str, old_sigs))} to {sig}")
     for old_kind in old_kinds:
-        match = next((k for k in new_kinds if _signature(k)[:2] == _signature(old_kind)[:2]), None)
+        # Union members are matched by title (the model name) first, then by JSON type.
+        match = next((k for k in new_kinds if k.get("title") and k.get("title") == old_kind.get("title")), None) \
+            or next((k for k in new_kinds if _signature(k)[:2] == _signature(old_kind)[:2]), None)
         if match is None:
             continue
         if old_kind.get("type") == "object" and "properties" in old_kind:

@@ -1,0 +1,148 @@
+"""Fixtures: the real platform (started once), and per-test isolation by topic prefix and database."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from ansinh.settings import REPO_ROOT, PlatformSettings, ServiceSettings
+from ansinh.topics import ensure_topics, planned
+
+
+@pytest.fixture(scope="session")
+def platform() -> PlatformSettings:
+    """Kafka and PostgreSQL, started by the platform code itself (idempotent: reuses running servers)."""
+    from ansinh.platform import kafka, postgres
+
+    settings = PlatformSettings()
+    kafka.start_kafka(settings)
+    postgres.start_postgres(settings)
+    return settings
+
+
+@dataclass
+class Isolated:
+    """One test's private world: topics under ``prefix`` and a fresh database."""
+
+    platform: PlatformSettings
+    prefix: str
+    database_url: str
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.platform.kafka_bootstrap
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    def service(self, name: str, **overrides) -> ServiceSettings:
+        return ServiceSettings(service=name, topic_prefix=self.prefix, database_url=self.database_url,
+                               **overrides)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"ANSINH_TOPIC_PREFIX": self.prefix, "DATABASE_URL": self.database_url,
+                    "ANSINH_LOG_LEVEL": "info"})
+        env.update(extra)
+        return env
+
+    def start_service(self, name: str, **extra_env: str) -> "RunningService":
+        port = free_port()
+        log = open(self.platform.state_dir / f"test-{self.prefix}{name}.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT,
+                                env=self.env(ANSINH_WEB_PORT=str(port), **extra_env),
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(proc)
+        running = RunningService(name, proc, port, log.name)
+        running.wait_ready()
+        return running
+
+
+@dataclass
+class RunningService:
+    name: str
+    proc: subprocess.Popen
+    port: int
+    log_path: str
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); log: {self.log_tail()}")
+            try:
+                if self.get("/ready")[0] == 200:
+                    time.sleep(1.0)  # let the consumer group assignment settle
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.name} not ready in {timeout}s; log: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        with open(self.log_path, "rb") as f:
+            return f.read()[-3000:].decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def isolated(platform: PlatformSettings):
+    tag = uuid.uuid4().hex[:10]
+    prefix = f"t{tag}."
+    dbname = f"t_{tag}"
+    admin = await asyncpg.connect(platform.database_url)
+    await admin.execute(f'CREATE DATABASE "{dbname}"')
+    await admin.close()
+    await ensure_topics(platform.kafka_bootstrap, prefix)
+    world = Isolated(platform, prefix, platform.with_database(dbname))
+    yield world
+    for proc in world.processes:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    admin = await asyncpg.connect(platform.database_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    await admin.close()
+    client = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
+    await client.start()
+    try:
+        existing = set(await client.list_topics())
+        await client.delete_topics([t for t in existing if t.startswith(prefix)])
+    finally:
+        await client.close()
+

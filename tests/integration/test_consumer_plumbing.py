@@ -1,0 +1,126 @@
+"""Inbox, DLQ and the consume loop, through a running service process and the real broker and database."""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+import pytest
+
+from ansinh.consumer import BatchConsumer
+from ansinh.database import create_pool, prepare_schema
+from ansinh.decoding import Decoder
+from ansinh.dlq import DeadLetters, RawMessage
+from ansinh.errors import PermanentError
+from ansinh.outbox import new_producer
+from schemas.benefits import ContactDetailsChanged
+from schemas.envelope import encode, new_envelope
+from tests.kafka_helpers import header, publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def contact(code: str = "0123456789", **overrides) -> dict:
+    return new_envelope(ContactDetailsChanged(participant_code=code, phone="+84912345678", **overrides),
+                        "participant-registry")
+
+
+async def wait_for(fetch, expected, timeout: float = 20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = await fetch()
+    while value != expected and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        value = await fetch()
+    return value
+
+
+async def test_a_redelivered_event_changes_nothing_the_second_time(isolated):
+    service = isolated.start_service("notifications")
+    envelope = encode(contact())
+    topic = isolated.topic("participants.contacts")
+    await publish(isolated.bootstrap, topic, [(b"0123456789", envelope), (b"0123456789", envelope)])
+    settings = isolated.service("notifications")
+    conn = await asyncpg.connect(settings.service_database_url)
+    try:
+        async def parked():
+            return await conn.fetchval("SELECT count(*) FROM notifications.parked_events")
+        assert await wait_for(parked, 1) == 1
+        await publish(isolated.bootstrap, topic, [(b"0123456789", envelope)])  # a third delivery, later
+        await asyncio.sleep(2)
+        assert await parked() == 1
+        assert await conn.fetchval("SELECT count(*) FROM notifications.inbox") == 1
+    finally:
+        await conn.close()
+    status, body = service.get("/metrics")
+    assert status == 200 and b"ansinh_consumed_messages_total" in body
+
+
+async def test_malformed_json_and_schema_invalid_payloads_go_to_the_dlq_with_their_reason(isolated):
+    isolated.start_service("notifications")
+    good = encode(contact("1111111111"))
+    invalid = contact("2222222222")
+    invalid["payload"]["phone"] = "0912345678"  # not E.164
+    invalid["payload"]["language"] = "fr"
+    topic = isolated.topic("participants.contacts")
+    await publish(isolated.bootstrap, topic, [(b"k1", b'{"event_id": "oops",'), (b"k2", encode(invalid)),
+                                              (b"k3", good)])
+    dead = await read_topic(isolated.bootstrap, topic + ".dlq", expect=2, settle=1.0)
+    assert len(dead) == 2
+    by_key = {r.key: r for r in dead}
+    assert by_key[b"k1"].value == b'{"event_id": "oops",'
+    assert header(by_key[b"k1"], "dlq.error_class") == "DecodeError"
+    assert header(by_key[b"k1"], "dlq.reason").startswith("malformed JSON")
+    assert header(by_key[b"k1"], "dlq.source_topic") == topic
+    assert header(by_key[b"k1"], "dlq.source_offset") is not None
+    assert header(by_key[b"k1"], "dlq.source_partition") is not None
+    reason = header(by_key[b"k2"], "dlq.reason")
+    assert "payload.phone" in reason and "payload.language" in reason
+    assert by_key[b"k2"].value == encode(invalid)
+    conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
+    try:
+        codes = await wait_for(lambda: conn.fetchval(
+            "SELECT array_agg(envelope->'payload'->>'participant_code') FROM notifications.parked_events"),
+            ["1111111111"])
+        assert codes == ["1111111111"]
+    finally:
+        await conn.close()
+
+
+class ProbeFailure(PermanentError):
+    pass
+
+
+async def test_a_handler_failure_dead_letters_only_that_message_and_rolls_back_its_changes(isolated):
+    settings = isolated.service("notifications")
+    await prepare_schema(settings)
+    pool = await create_pool(settings)
+    producer = new_producer(isolated.bootstrap)
+    await producer.start()
+    await pool.execute("CREATE TABLE notifications.probe (code text PRIMARY KEY)")
+    poison = "9999999999"
+
+    async def handler(batch):
+        async with pool.acquire() as conn, conn.transaction():
+            for item in batch:
+                await conn.execute("INSERT INTO notifications.probe VALUES ($1)", item.message.participant_code)
+                if item.message.participant_code == poison:
+                    raise ProbeFailure(f"participant {poison} is on the probe's refusal list")
+
+    topic = isolated.topic("participants.contacts")
+    consumer = BatchConsumer("notifications", "participants.contacts", Decoder((ContactDetailsChanged,)), handler,
+                             DeadLetters(producer, "notifications", "participants.contacts"))
+    raws = [RawMessage(topic, 0, offset, code.encode(), encode(contact(code)))
+            for offset, code in enumerate(["1000000001", poison, "1000000003"])]
+    try:
+        await consumer.process(raws)
+        rows = await pool.fetch("SELECT code FROM notifications.probe ORDER BY code")
+        assert [r["code"] for r in rows] == ["1000000001", "1000000003"]
+        [dead] = await read_topic(isolated.bootstrap, topic + ".dlq", expect=1, settle=0.5)
+        assert dead.value == raws[1].value
+        assert header(dead, "dlq.error_class") == "ProbeFailure"
+        assert "refusal list" in header(dead, "dlq.reason")
+        assert header(dead, "dlq.source_offset") == "1"
+    finally:
+        await producer.stop()
+        await pool.close()
