@@ -104,7 +104,8 @@ def format_storage(settings: PlatformSettings, libs: Path) -> None:
     if (paths.data / "meta.properties").exists():
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    result = subprocess.run(_java_cmd(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+    # "=" keeps an id that starts with "-" from being read as an option.
+    result = subprocess.run(_java_cmd(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                                       "-c", str(paths.config)), capture_output=True, text=True)
     if result.returncode != 0:
         raise KafkaPlatformError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
