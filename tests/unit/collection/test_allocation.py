@@ -1,0 +1,40 @@
+"""Allocating employers' money: oldest period first, then the fund order; leftovers become credit."""
+from __future__ import annotations
+
+from datetime import date
+
+from services.collection.domain.allocation import CreditLot, Obligation, allocate, apply_credit
+from services.collection.domain.law import load_law
+from services.collection.domain.model import Period
+
+ORDER = load_law().allocation_order_on(date(2025, 8, 1))
+MAY, JUNE = Period(2025, 5), Period(2025, 6)
+
+
+def test_the_default_order_is_health_unemployment_accident_sickness_retirement_then_interest():
+    assert ORDER == ("health", "unemployment", "accident", "sickness_maternity", "retirement", "interest")
+
+
+def test_a_partial_payment_covers_the_oldest_period_first_in_fund_order():
+    obligations = [Obligation(JUNE, "health", 450_000), Obligation(MAY, "retirement", 2_200_000),
+                   Obligation(MAY, "health", 450_000), Obligation(MAY, "unemployment", 200_000)]
+    lines, left = allocate(obligations, 1_000_000, ORDER)
+    assert lines == [(MAY, "health", 450_000), (MAY, "unemployment", 200_000), (MAY, "retirement", 350_000)]
+    assert left == 0
+
+
+def test_an_overpayment_leaves_the_rest_as_credit():
+    lines, left = allocate([Obligation(MAY, "health", 450_000)], 500_000, ORDER)
+    assert lines == [(MAY, "health", 450_000)] and left == 50_000
+
+
+def test_a_payment_with_nothing_open_is_all_credit():
+    assert allocate([], 750_000, ORDER) == ([], 750_000)
+
+
+def test_credit_lots_are_used_oldest_first_and_keep_their_payment_and_value_date():
+    lots = [CreditLot("P2", date(2025, 6, 20), 300_000), CreditLot("P1", date(2025, 6, 1), 100_000)]
+    used, left = apply_credit(lots, [Obligation(JUNE, "health", 250_000)], ORDER)
+    assert [(lot.payment_id, lines) for lot, lines in used] == [("P1", [(JUNE, "health", 100_000)]),
+                                                                ("P2", [(JUNE, "health", 150_000)])]
+    assert left == [CreditLot("P2", date(2025, 6, 20), 150_000)]
