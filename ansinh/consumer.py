@@ -18,7 +18,10 @@ from ansinh.metrics import BATCH_SECONDS, CONSUMED, RETRIES
 
 log = logging.getLogger("ansinh.consumer")
 
-Handler = Callable[[Sequence[Incoming]], Awaitable[None]]
+# A handler commits what it can and returns the messages it refused (each with its reason): they go to
+# the DLQ after the commit. It must not claim refused messages in the inbox, so a redelivery re-checks them.
+Rejections = Sequence[tuple[Incoming, PermanentError]]
+Handler = Callable[[Sequence[Incoming]], Awaitable[Rejections | None]]
 UNEXPECTED_ATTEMPTS = 3
 
 
@@ -26,8 +29,10 @@ class BatchConsumer:
     """Runs ``handler`` over decoded batches of one topic for one service."""
 
     def __init__(self, service: str, logical_topic: str, decoder: Decoder, handler: Handler,
-                 dead_letters: DeadLetters, max_backoff_s: float = 10.0):
+                 dead_letters: DeadLetters, max_backoff_s: float = 10.0,
+                 on_undecodable: Callable[[DecodeError], None] | None = None):
         self.service, self.topic, self.decoder = service, logical_topic, decoder
+        self.on_undecodable = on_undecodable
         self.handler, self.dead_letters, self.max_backoff_s = handler, dead_letters, max_backoff_s
 
     async def process(self, batch: Sequence[RawMessage]) -> None:
@@ -38,14 +43,18 @@ class BatchConsumer:
                 decoded.append(self.decoder.decode(raw))
             except DecodeError as exc:
                 await self.dead_letters.route(raw, str(exc), type(exc).__name__)
+                if self.on_undecodable:
+                    self.on_undecodable(exc)
         if decoded:
             await self._handle(decoded)
         BATCH_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - started)
 
     async def _handle(self, batch: Sequence[Incoming]) -> None:
         try:
-            await self._with_transient_retry(batch)
-            CONSUMED.labels(self.service, self.topic, "processed").inc(len(batch))
+            refused = await self._with_transient_retry(batch) or ()
+            for item, error in refused:
+                await self.dead_letters.route(item.raw, str(error), type(error).__name__)
+            CONSUMED.labels(self.service, self.topic, "processed").inc(len(batch) - len(refused))
         except Exception as exc:  # noqa: BLE001 - any failure of a batch: isolate the bad message
             if len(batch) == 1:
                 await self._handle_one_failed(batch[0], exc)
@@ -54,12 +63,11 @@ class BatchConsumer:
             for item in batch:
                 await self._handle([item])
 
-    async def _with_transient_retry(self, batch: Sequence[Incoming]) -> None:
+    async def _with_transient_retry(self, batch: Sequence[Incoming]) -> Rejections | None:
         backoff = 0.1
         while True:
             try:
-                await self.handler(batch)
-                return
+                return await self.handler(batch)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -74,7 +82,8 @@ class BatchConsumer:
             return
         for attempt in range(2, UNEXPECTED_ATTEMPTS + 1):
             try:
-                await self._with_transient_retry([item])
+                for refused, error in await self._with_transient_retry([item]) or ():
+                    await self.dead_letters.route(refused.raw, str(error), type(error).__name__)
                 CONSUMED.labels(self.service, self.topic, "processed").inc()
                 return
             except Exception as again:  # noqa: BLE001

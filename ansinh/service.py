@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Sequence
+from typing import Callable
 
 import asyncpg
 import faust
@@ -18,9 +18,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ansinh.consumer import BatchConsumer
+from ansinh.consumer import BatchConsumer, Handler
+from ansinh.errors import DecodeError
 from ansinh.database import create_pool, prepare_schema
-from ansinh.decoding import Decoder, Incoming
+from ansinh.decoding import Decoder
 from ansinh.dlq import DeadLetters, RawMessage
 from ansinh.metrics import CONSUMER_LAG, READY
 from ansinh.outbox import OutboxRelay, new_producer
@@ -70,11 +71,11 @@ class ServiceRuntime(mode.Service):
         if self.pool:
             await self.pool.close()
 
-    def batch_consumer(self, logical_topic: str, handler: Callable[[Sequence[Incoming]], Awaitable[None]]
-                       ) -> BatchConsumer:
+    def batch_consumer(self, logical_topic: str, handler: Handler,
+                       on_undecodable: Callable[[DecodeError], None] | None = None) -> BatchConsumer:
         self.consumed_topics.append(logical_topic)
         return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
-                             handler, _LazyDeadLetters(self, logical_topic))
+                             handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable)
 
     async def _monitor_lag(self) -> None:
         """Every 10 s: per topic, end offsets minus the group's committed offsets."""
@@ -150,13 +151,13 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
     return app
 
 
-def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str,
-            handler: Callable[[Sequence[Incoming]], Awaitable[None]]) -> None:
+def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler: Handler,
+            on_undecodable: Callable[[DecodeError], None] | None = None) -> None:
     """Attach an agent: batches of raw records from ``logical_topic`` go through a ``BatchConsumer``."""
     settings = runtime.settings
     topic = app.topic(settings.topic(logical_topic), key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
-    batch_consumer = runtime.batch_consumer(logical_topic, handler)
+    batch_consumer = runtime.batch_consumer(logical_topic, handler, on_undecodable)
 
     async def agent(stream):
         await runtime.ready.wait()

@@ -1,20 +1,60 @@
-"""Wiring of the collection service: settings, runtime and faust app, created at start-up only."""
+"""Wiring of the collection service: settings, law, handlers, agents and HTTP views, created at start-up."""
 from __future__ import annotations
+
+import json
 
 import faust
 
-from ansinh.parking import park_events
+from ansinh.errors import DecodeError
 from ansinh.service import ServiceRuntime, build_app, consume, run_worker
+from services.collection import http, metrics
+from services.collection.domain.law import load_law
+from services.collection.handlers import Collection
 from services.collection.settings import CollectionSettings
+
+
+def _reason_code(error: DecodeError) -> str:
+    text = str(error)
+    for prefix, code in (("malformed JSON", "malformed_json"), ("unknown message type", "unknown_type"),
+                         ("invalid SalaryDeclared", "invalid_fields")):
+        if text.startswith(prefix):
+            return code
+    return "invalid_envelope"
 
 
 def create(settings: CollectionSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
     settings = settings or CollectionSettings()
     runtime = ServiceRuntime(settings)
     app = build_app(settings, runtime)
-    for topic in ['collection.declarations', 'collection.remittances']:
-        consume(app, runtime, topic, park_events(lambda: runtime.pool, settings.schema, "collection", topic))
+    handlers = Collection(lambda: runtime.pool, load_law(settings.law_file), settings.today)
+    consume(app, runtime, "collection.declarations", handlers.handle_declarations,
+            on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(_reason_code(e)).inc())
+    consume(app, runtime, "collection.remittances", handlers.handle_remittances)
+    _routes(app, runtime)
     return app, runtime
+
+
+def _routes(app: faust.App, runtime: ServiceRuntime) -> None:
+    @app.page("/workers/{worker_code}/history")
+    async def worker_history(web, request, worker_code):
+        return await _answer(web, http.worker_history(runtime.pool, worker_code))
+
+    @app.page("/employers/{employer_code}/statement")
+    async def employer_statement(web, request, employer_code):
+        q = request.query
+        return await _answer(web, http.employer_statement(runtime.pool, employer_code, q.get("from"), q.get("to")))
+
+    @app.page("/openapi.json")
+    async def openapi(web, request):
+        return web.json(json.loads(http.OPENAPI.read_text()))
+
+
+async def _answer(web, pending):
+    try:
+        return web.json(await pending)
+    except http.BadRequest as exc:
+        pending.close() if hasattr(pending, "close") else None
+        return web.json({"error": str(exc)}, status=400)
 
 
 def main() -> None:

@@ -1,6 +1,19 @@
 """Settings of the collection service (environment variables prefixed ANSINH_)."""
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 from ansinh.settings import ServiceSettings
+from services.collection.domain.law import DEFAULT_LAW
+
+BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class CollectionSettings(ServiceSettings):
     service: str = "collection"
+    law_file: Path = DEFAULT_LAW
+    # Fixes the business date (replays, tests); by default it is today in Asia/Ho_Chi_Minh.
+    business_date: date | None = None
+
+    def today(self) -> date:
+        return self.business_date or datetime.now(BUSINESS_TZ).date()

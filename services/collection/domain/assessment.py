@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.collection.domain.errors import ImplausibleDeclaration
+from services.collection.domain.errors import ImplausibleSalary, PeriodTooFarAhead
 from services.collection.domain.law import Law
 from services.collection.domain.model import Assessment, Declaration, Line, Period
 
@@ -34,11 +34,11 @@ def check_declaration(law: Law, declaration: Declaration, business_date: date) -
     """Refuse what no payroll system should send: far-future periods, absurd salaries, periods without law."""
     latest = Period.of(business_date).plus(law.max_periods_ahead)
     if declaration.period > latest:
-        raise ImplausibleDeclaration(
+        raise PeriodTooFarAhead(
             f"period {declaration.period} is more than {law.max_periods_ahead} month(s) ahead of the business "
             f"date {business_date.isoformat()}; declare it when the month comes")
     if declaration.salary > law.max_monthly_salary:
-        raise ImplausibleDeclaration(
+        raise ImplausibleSalary(
             f"contribution salary {declaration.salary:,} VND exceeds the plausibility limit of "
             f"{law.max_monthly_salary:,} VND a month; check the amount's unit (VND, not hao or xu)")
 

@@ -1,0 +1,21 @@
+"""Collection's Prometheus metrics, each declared once here."""
+from prometheus_client import Counter, Gauge
+
+# Declarations handled, by outcome: assessed (first revision), adjusted, stale (older revision), duplicate.
+DECLARATIONS = Counter("collection_declarations_total", "Declarations processed, by outcome", ["outcome"])
+# Declarations refused to the DLQ, by a reason code a payroll vendor can look up.
+DECLARATIONS_REJECTED = Counter("collection_declarations_rejected_total", "Declarations rejected", ["reason"])
+# VND assessed (initial assessments and upward adjustments), by fund.
+ASSESSED_VND = Counter("collection_assessed_vnd_total", "VND assessed, by fund", ["fund"])
+# VND removed by downward adjustments, by fund.
+REDUCED_VND = Counter("collection_reduced_vnd_total", "VND removed by downward revisions, by fund", ["fund"])
+# Remittances recorded (new payment ids) and duplicates ignored.
+REMITTANCES = Counter("collection_remittances_total", "Remittances received, by outcome", ["outcome"])
+# VND allocated to obligations, by fund (from payments and from credit).
+ALLOCATED_VND = Counter("collection_allocated_vnd_total", "VND allocated to obligations, by fund", ["fund"])
+# Sum of all employers' unapplied credit, VND (refreshed after each remittance batch).
+CREDIT_BALANCE = Gauge("collection_credit_balance_vnd", "Total unapplied employer credit, VND")
+# Employers holding credit.
+CREDIT_EMPLOYERS = Gauge("collection_credit_employers", "Employers with a credit balance")
+# Under-declarations flagged for inspectors.
+FLAGS = Counter("collection_compliance_flags_total", "Compliance flags raised", ["kind"])
