@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from ansinh import failpoints
 from ansinh.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from schemas.base import Message
-from schemas.envelope import encode, new_envelope
+from schemas.envelope import encode_event
 
 log = logging.getLogger("ansinh.outbox")
 
@@ -40,10 +40,10 @@ class OutboxMessage:
 def event(topic: str, key: str, message: Message, producer: str, *, correlation_id: UUID | None = None,
           causation_id: UUID | None = None, event_id: UUID | None = None) -> OutboxMessage:
     """Wrap ``message`` in an envelope for ``topic`` (a catalogue name; the relay adds any prefix)."""
-    envelope = new_envelope(message, producer, correlation_id=correlation_id, causation_id=causation_id,
-                            event_id=event_id)
-    return OutboxMessage(UUID(envelope["event_id"]), topic, key.encode(), encode(envelope),
-                         {"type": message.event_type, "correlation_id": envelope["correlation_id"]})
+    eid = event_id or uuid4()
+    value = encode_event(message, producer, event_id=eid, correlation_id=correlation_id, causation_id=causation_id)
+    return OutboxMessage(eid, topic, key.encode(), value,
+                         {"type": message.event_type, "correlation_id": str(correlation_id or eid)})
 
 
 async def append(conn: asyncpg.Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:

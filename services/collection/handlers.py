@@ -59,6 +59,7 @@ class Collection:
             effects = await self._assess(conn, fresh)
             await repo.save_assessments(conn, list(effects.assessments.values()))
             released = await repo.add_to_obligations(conn, effects.deltas)
+            self._count_amounts(effects.deltas)
             await repo.save_flags(conn, effects.flags)
             employers = sorted({c.declaration.employer_code for c, _, _ in fresh})
             effects.events += await self._apply_credit(conn, employers, released)
@@ -118,7 +119,14 @@ class Collection:
             key = (assessment.employer_code, assessment.period, fund)
             before = effects.deltas.get(key, (0, assessment.due_date))[0]
             effects.deltas[key] = (before + amount, assessment.due_date)
-            (metrics.ASSESSED_VND if amount > 0 else metrics.REDUCED_VND).labels(fund).inc(abs(amount))
+
+    @staticmethod
+    def _count_amounts(deltas: dict) -> None:
+        by_fund: dict[tuple[bool, str], int] = {}
+        for (_, _, fund), (amount, _) in deltas.items():
+            by_fund[(amount > 0, fund)] = by_fund.get((amount > 0, fund), 0) + abs(amount)
+        for (up, fund), amount in by_fund.items():
+            (metrics.ASSESSED_VND if up else metrics.REDUCED_VND).labels(fund).inc(amount)
 
     @staticmethod
     def _assessed_event(command: DeclareSalary, outcome) -> outbox.OutboxMessage:

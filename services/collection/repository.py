@@ -57,27 +57,42 @@ def assessment_row(a: Assessment, worker_name: str, citizen_id: str, funds: Iter
 
 async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, Period, str], tuple[int, date]]
                              ) -> list[tuple[str, Period, str, int]]:
-    """Add assessed deltas; where a reduction leaves more paid than owed, release the excess (returned)."""
-    if not deltas:
+    """Add assessed deltas; where a reduction leaves more paid than owed, release the excess (returned).
+
+    Increases (nearly all of them: first declarations) take a plain upsert; only reductions need the
+    locking statement that compares with what was paid.
+    """
+    ups = [(k, v) for k, v in deltas.items() if v[0] >= 0]
+    downs = [(k, v) for k, v in deltas.items() if v[0] < 0]
+    if ups:
+        await conn.execute(
+            f"""INSERT INTO {S}.obligations (employer_code, period, fund, assessed, paid, due_date)
+                SELECT e, p, f, d, 0, due FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::date[])
+                       AS t(e, p, f, d, due)
+                ON CONFLICT (employer_code, period, fund) DO UPDATE
+                SET assessed = obligations.assessed + EXCLUDED.assessed, due_date = EXCLUDED.due_date""",
+            *_columns(ups))
+    if not downs:
         return []
-    keys = list(deltas)
     rows = await conn.fetch(
         f"""WITH d AS (SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::date[])
                        AS t(employer_code, period, fund, delta, due_date)),
             old AS (SELECT o.employer_code, o.period, o.fund, o.paid FROM {S}.obligations o
                     JOIN d USING (employer_code, period, fund) FOR UPDATE OF o),
-            up AS (INSERT INTO {S}.obligations (employer_code, period, fund, assessed, paid, due_date)
-                   SELECT employer_code, period, fund, delta, 0, due_date FROM d
-                   ON CONFLICT (employer_code, period, fund) DO UPDATE
-                   SET assessed = obligations.assessed + EXCLUDED.assessed,
-                       paid = LEAST(obligations.paid, GREATEST(obligations.assessed + EXCLUDED.assessed, 0)),
-                       due_date = EXCLUDED.due_date
-                   RETURNING employer_code, period, fund, paid)
+            up AS (UPDATE {S}.obligations o
+                   SET assessed = o.assessed + d.delta,
+                       paid = LEAST(o.paid, GREATEST(o.assessed + d.delta, 0)), due_date = d.due_date
+                   FROM d WHERE (o.employer_code, o.period, o.fund) = (d.employer_code, d.period, d.fund)
+                   RETURNING o.employer_code, o.period, o.fund, o.paid)
             SELECT up.employer_code, up.period, up.fund, old.paid - up.paid AS released
             FROM up JOIN old USING (employer_code, period, fund) WHERE old.paid > up.paid""",
-        [k[0] for k in keys], [k[1].first_day for k in keys], [k[2] for k in keys],
-        [deltas[k][0] for k in keys], [deltas[k][1] for k in keys])
+        *_columns(downs))
     return [(r["employer_code"], Period.of(r["period"]), r["fund"], r["released"]) for r in rows]
+
+
+def _columns(items):
+    return ([k[0] for k, _ in items], [k[1].first_day for k, _ in items], [k[2] for k, _ in items],
+            [v[0] for _, v in items], [v[1] for _, v in items])
 
 
 async def save_flags(conn: asyncpg.Connection, flags: list[tuple]) -> None:

@@ -116,3 +116,16 @@ def test_a_valid_declaration_decodes_to_the_same_model():
 def test_declarations_with_malformed_fields_are_rejected(field, value):
     with pytest.raises(ValidationError):
         declaration(**{field: value})
+
+
+def test_the_fast_event_encoder_produces_the_same_envelope_as_the_generic_one():
+    import uuid
+    from datetime import timezone
+
+    from schemas.envelope import encode_event
+
+    message, eid, cid = declaration(), uuid.uuid4(), uuid.uuid4()
+    at = datetime(2025, 7, 1, 8, 30, tzinfo=timezone.utc)
+    fast = encode_event(message, "collection", event_id=eid, correlation_id=cid, occurred_at=at)
+    assert fast == encode(new_envelope(message, "collection", event_id=eid, correlation_id=cid, occurred_at=at))
+    assert Decoder((SalaryDeclared,)).decode(raw(fast)).message == message
