@@ -20,11 +20,11 @@ from rich.table import Table
 
 from ansinh.settings import SERVICES, PlatformSettings, ServiceSettings
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def cmd_platform(args: argparse.Namespace) -> int:
-    from ansinh.platform import kafka, postgres
+    from ansinh.platform import kafka, postgres, prometheus
     from ansinh.topics import ensure_topics
 
     settings = PlatformSettings()
@@ -35,6 +35,7 @@ def cmd_platform(args: argparse.Namespace) -> int:
             console.print(f"[green]✓[/] {postgres.start_postgres(settings)}")
         created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
         console.print(f"[green]✓[/] topics: {len(created)} created, catalogue complete")
+        console.print(f"[green]✓[/] {prometheus.start_prometheus(settings)}")
         return 0
     if args.action == "down":
         from ansinh.processes import stop_service
@@ -42,6 +43,7 @@ def cmd_platform(args: argparse.Namespace) -> int:
         for service in SERVICES:
             if stop_service(settings, service):
                 console.print(f"stopped {service}")
+        prometheus.stop_prometheus(settings)
         console.print("Kafka stopped" if kafka.stop_kafka(settings) else "Kafka was not running (here)")
         console.print("PostgreSQL stopped" if postgres.stop_postgres(settings) else "local PostgreSQL was not running")
         return 0
