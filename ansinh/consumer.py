@@ -14,6 +14,7 @@ from typing import Awaitable, Callable, Sequence
 from ansinh.decoding import Decoder, Incoming
 from ansinh.dlq import DeadLetters, RawMessage
 from ansinh.errors import DecodeError, PermanentError, is_transient
+from ansinh.logs import correlation_id
 from ansinh.metrics import BATCH_SECONDS, CONSUMED, RETRIES
 
 log = logging.getLogger("ansinh.consumer")
@@ -53,7 +54,11 @@ class BatchConsumer:
         try:
             refused = await self._with_transient_retry(batch) or ()
             for item, error in refused:
-                await self.dead_letters.route(item.raw, str(error), type(error).__name__)
+                token = correlation_id.set(str(item.envelope.correlation_id))
+                try:
+                    await self.dead_letters.route(item.raw, str(error), type(error).__name__)
+                finally:
+                    correlation_id.reset(token)
             CONSUMED.labels(self.service, self.topic, "processed").inc(len(batch) - len(refused))
         except Exception as exc:  # noqa: BLE001 - any failure of a batch: isolate the bad message
             if len(batch) == 1:
@@ -77,6 +82,13 @@ class BatchConsumer:
                 backoff = min(backoff * 2, self.max_backoff_s)
 
     async def _handle_one_failed(self, item: Incoming, exc: Exception) -> None:
+        token = correlation_id.set(str(item.envelope.correlation_id))
+        try:
+            await self._retry_or_dead_letter(item, exc)
+        finally:
+            correlation_id.reset(token)
+
+    async def _retry_or_dead_letter(self, item: Incoming, exc: Exception) -> None:
         if isinstance(exc, PermanentError):
             await self.dead_letters.route(item.raw, str(exc), type(exc).__name__)
             return

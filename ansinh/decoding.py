@@ -34,9 +34,22 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
 class Decoder:
     def __init__(self, messages: tuple[type[Message], ...]):
         self.models = {(m.event_type, m.schema_version): m for m in messages}
+        self.only = messages[0] if len(messages) == 1 else None
+        self.only_key = (self.only.event_type, self.only.schema_version) if self.only else None
 
     def decode(self, raw: RawMessage) -> Incoming:
         """Raise ``DecodeError`` with an actionable reason for anything but a valid, known message."""
+        if self.only is not None and raw.value is not None:
+            # One strict pass for the common case: a topic carrying a single message type.
+            try:
+                envelope = _typed_envelope(self.only).model_validate_json(raw.value)
+                if (envelope.type, envelope.schema_version) == self.only_key:
+                    return Incoming(raw, envelope, envelope.payload)
+            except ValidationError:
+                pass  # the careful path below says precisely what is wrong
+        return self._decode_carefully(raw)
+
+    def _decode_carefully(self, raw: RawMessage) -> Incoming:
         if raw.value is None:
             raise DecodeError("empty message (tombstone): expected a JSON envelope")
         try:

@@ -178,6 +178,11 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
     """Run the faust worker in the foreground until SIGTERM/SIGINT."""
     from ansinh.logs import logging_config
 
+    if settings.uvloop:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        asyncio.set_event_loop(asyncio.new_event_loop())
     faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.service, settings.log_level),
                  quiet=True).execute_from_commandline()
 

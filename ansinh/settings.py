@@ -74,6 +74,8 @@ class ServiceSettings(PlatformSettings):
     batch_window_s: float = 0.05
     pool_size: int = 4
     log_level: str = "info"
+    # uvloop: a faster event loop (libuv); turn off to debug with the standard loop.
+    uvloop: bool = True
 
     @property
     def role(self) -> str:

@@ -96,14 +96,19 @@ async def count_topic(bootstrap: str, topic: str, target: int, progress, task, d
     return seen
 
 
-async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items, batch: int) -> float:
-    env = dict(os.environ, ANSINH_TOPIC_PREFIX=prefix, DATABASE_URL=db_url, ANSINH_WEB_PORT="6091",
-               ANSINH_BATCH_SIZE=str(batch), ANSINH_BUSINESS_DATE="2025-09-15", ANSINH_LOG_LEVEL="warning")
-    log = open(settings.state_dir / "bench-collection.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items, batch: int,
+                     instances: int = 1) -> float:
+    procs = []
+    for i in range(instances):
+        env = dict(os.environ, ANSINH_TOPIC_PREFIX=prefix, DATABASE_URL=db_url, ANSINH_WEB_PORT=str(6091 + i),
+                   ANSINH_BATCH_SIZE=str(batch), ANSINH_BUSINESS_DATE="2025-09-15", ANSINH_LOG_LEVEL="warning")
+        log = open(settings.state_dir / f"bench-collection-{i}.log", "wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO_ROOT, env=env,
+                                      stdout=log, stderr=subprocess.STDOUT))
     try:
-        await _wait_ready(6091, proc)
+        for i, proc in enumerate(procs):
+            await _wait_ready(6091 + i, proc)
+        await asyncio.sleep(3 if instances > 1 else 0)  # let the group settle on its partition assignment
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
             published = progress.add_task("system: published", total=len(items))
@@ -122,8 +127,10 @@ async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items
             raise RuntimeError(f"only {seen} of {len(items)} assessed events arrived; see bench-collection.log")
         return elapsed
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
 
 
 async def _wait_ready(port: int, proc, timeout: float = 90) -> None:
@@ -208,11 +215,11 @@ async def main_async(args) -> None:
     items = make_declarations(args.count, args.employers, args.interleave)
     try:
         baseline = await run_baseline(settings, prefix, db_url, items, args.batch)
-        system = await run_system(settings, prefix, db_url, items, args.batch)
+        system = await run_system(settings, prefix, db_url, items, args.batch, args.instances)
     finally:
         await _cleanup(settings, prefix, dbname)
     table = Table("run", "declarations", "seconds", "declarations/s")
-    table.add_row("system (collection service)", f"{args.count:,}", f"{system:.1f}", f"{args.count / system:,.0f}")
+    table.add_row(f"system (collection service x{args.instances})", f"{args.count:,}", f"{system:.1f}", f"{args.count / system:,.0f}")
     table.add_row("baseline (aiokafka + COPY + produce)", f"{args.count:,}", f"{baseline:.1f}",
                   f"{args.count / baseline:,.0f}")
     console.print(table)
@@ -234,6 +241,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--employers", type=int, default=4_000)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--instances", type=int, default=1, help="collection service processes (one group)")
     parser.add_argument("--interleave", action="store_true",
                         help="alternate employers message by message (worst case) instead of payroll order")
     args = parser.parse_args()

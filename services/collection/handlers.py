@@ -131,7 +131,7 @@ class Collection:
     @staticmethod
     def _assessed_event(command: DeclareSalary, outcome) -> outbox.OutboxMessage:
         a, d = outcome.assessment, command.declaration
-        lines = lambda ls: [wire.AmountLine(fund=f, party=p, amount=x) for f, p, x in ls]  # noqa: E731
+        lines = lambda ls: [{"fund": f, "party": p, "amount": x} for f, p, x in ls]  # noqa: E731
         if outcome.kind == "initial":
             message = wire.ContributionAssessed(
                 employer_code=a.employer_code, worker_code=a.worker_code, worker_name=d.worker_name,

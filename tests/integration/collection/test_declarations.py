@@ -59,16 +59,23 @@ async def test_revisions_up_and_down_are_adjustments_and_a_late_old_revision_cha
 async def test_invalid_declarations_go_to_the_dlq_with_an_actionable_reason_and_change_nothing(collection):
     far = declaration(period="2025-11")               # business date 2025-09-15: more than a month ahead
     absurd = declaration(salary=5_000_000_000)
+    negative, region, missing = declaration(), declaration(), declaration()
+    negative["payload"]["contribution_salary"] = -1
+    region["payload"]["region"] = 5
+    del missing["payload"]["citizen_id"]
     bad_code = declaration()
     bad_code["payload"]["worker_code"] = "12345"
     old = declaration(period="2019-01")               # before the law tables
-    await collection.declare(far, absurd, bad_code, old)
+    await collection.declare(far, absurd, bad_code, old, negative, region, missing)
     from tests.kafka_helpers import publish
     await publish(collection.isolated.bootstrap, collection.isolated.topic("collection.declarations"),
                   [(b"DN0001", b"not json at all")])
-    dead = await collection.dead("collection.declarations", expect=5)
+    dead = await collection.dead("collection.declarations", expect=8)
     reasons = sorted(header(r, "dlq.reason") for r in dead)
-    assert len(dead) == 5
+    assert len(dead) == 8
+    assert any("payload.contribution_salary: Input should be greater than or equal to 0" in r for r in reasons)
+    assert any("payload.region: Input should be less than or equal to 4 (got 5)" in r for r in reasons)
+    assert any("payload.citizen_id: Field required" in r for r in reasons)
     assert any("2025-11 is more than 1 month(s) ahead" in r for r in reasons)
     assert any("exceeds the plausibility limit" in r for r in reasons)
     assert any("payload.worker_code: String should match pattern" in r for r in reasons)
@@ -76,6 +83,10 @@ async def test_invalid_declarations_go_to_the_dlq_with_an_actionable_reason_and_
     assert any(r.startswith("malformed JSON") for r in reasons)
     assert await collection.sql("SELECT 1 FROM collection.assessments") == []
     assert await collection.sql("SELECT 1 FROM collection.inbox") == []
+    log = collection.service.log_tail() + open(collection.service.log_path).read()
+    assert f'"correlation_id": "{far["correlation_id"]}"' in log  # the refusal is logged with its flow's id
     _, metrics = collection.service.get("/metrics")
-    for reason in ("far_future_period", "absurd_salary", "invalid_fields", "no_law_for_period", "malformed_json"):
-        assert f'collection_declarations_rejected_total{{reason="{reason}"}} 1.0'.encode() in metrics
+    counts = {"far_future_period": 1, "absurd_salary": 1, "invalid_fields": 4, "no_law_for_period": 1,
+              "malformed_json": 1}
+    for reason, count in counts.items():
+        assert f'collection_declarations_rejected_total{{reason="{reason}"}} {count}.0'.encode() in metrics

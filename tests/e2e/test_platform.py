@@ -1,0 +1,45 @@
+"""All four services as processes: a declaration and a payment flow from collection to its consumers."""
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from ansinh.settings import SERVICES
+from schemas.envelope import encode
+from tests.integration.collection.conftest import declaration, remittance
+from tests.kafka_helpers import publish
+
+pytestmark = pytest.mark.e2e
+
+
+async def parked(isolated, service: str) -> list[str]:
+    conn = await asyncpg.connect(isolated.service(service).service_database_url)
+    try:
+        rows = await conn.fetch(f"SELECT type FROM {service}.parked_events ORDER BY type")
+        return [r["type"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def test_collections_events_reach_arrears_and_notifications_exactly_once(isolated):
+    running = {name: isolated.start_service(name, ANSINH_BUSINESS_DATE="2025-09-15") for name in SERVICES}
+    for service in running.values():
+        assert service.get("/ready")[0] == 200 and service.get("/health")[0] == 200
+    d = declaration(period="2025-07", salary=3_000_000)  # below the floor: assessed and flagged
+    await publish(isolated.bootstrap, isolated.topic("collection.declarations"), [(b"DN0001", encode(d))] * 2)
+    await wait_until_parked(isolated, "arrears", ["ContributionAssessed", "UnderDeclarationFlagged"])
+    await publish(isolated.bootstrap, isolated.topic("collection.remittances"),
+                  [(b"DN0001", encode(remittance("E2E-1", 500_000)))])
+    expected = ["ContributionAssessed", "RemittanceAllocated", "UnderDeclarationFlagged"]
+    for service in ("arrears", "notifications"):
+        await wait_until_parked(isolated, service, expected)
+        assert await parked(isolated, service) == expected
+
+
+async def wait_until_parked(isolated, service: str, expected: list[str]) -> None:
+    for _ in range(100):
+        if await parked(isolated, service) == expected:
+            return
+        await asyncio.sleep(0.3)
