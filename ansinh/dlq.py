@@ -1,11 +1,13 @@
 """Dead-letter routing: the original key and bytes go to ``<topic>.dlq`` with headers saying why."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from ansinh.metrics import CONSUMED, DLQ_MESSAGES
 
@@ -40,8 +42,16 @@ class DeadLetters:
             ("dlq.service", self.service.encode()),
             ("dlq.failed_at", datetime.now(timezone.utc).isoformat().encode()),
         ]
-        await self.producer.send_and_wait(f"{message.topic}.dlq", message.value, key=message.key,
-                                          headers=headers, partition=None)
+        backoff = 0.2
+        while True:  # the offset must not move on until the dead letter is safely on the broker
+            try:
+                await self.producer.send_and_wait(f"{message.topic}.dlq", message.value, key=message.key,
+                                                  headers=headers)
+                break
+            except (KafkaError, OSError) as exc:
+                log.warning("cannot write to %s.dlq yet (%r); retrying in %.1fs", message.topic, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
         DLQ_MESSAGES.labels(self.service, self.logical_topic, error_class).inc()
         CONSUMED.labels(self.service, self.logical_topic, "dead_lettered").inc()
         log.warning("dead-lettered %s[%d]@%d: %s: %s", message.topic, message.partition, message.offset,

@@ -162,10 +162,26 @@ def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler
     async def agent(stream):
         await runtime.ready.wait()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
-            await batch_consumer.process([_raw(e) for e in events])
+            await _process_until_done(batch_consumer, [_raw(e) for e in events])
 
     agent.__name__ = f"consume_{logical_topic.replace('.', '_').replace('-', '_')}"
     app.agent(topic, name=f"{settings.service}.{logical_topic}")(agent)
+
+
+async def _process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
+    """Faust acks a batch as soon as the agent moves on, even after an exception: so never move on
+    with a batch half-done. ``process`` routes bad messages itself; anything escaping it is a fault of
+    ours or of the infrastructure, and the batch is retried (the partition waits) until it passes."""
+    backoff = 0.5
+    while True:
+        try:
+            await batch_consumer.process(batch)
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("processing a batch of %d from %s failed; retrying in %.1fs (nothing is acked)",
+                          len(batch), batch_consumer.topic, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
 
 def _raw(event) -> RawMessage:

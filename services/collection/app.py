@@ -37,23 +37,25 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
 def _routes(app: faust.App, runtime: ServiceRuntime) -> None:
     @app.page("/workers/{worker_code}/history")
     async def worker_history(web, request, worker_code):
-        return await _answer(web, http.worker_history(runtime.pool, worker_code))
+        return await _answer(web, runtime, lambda pool: http.worker_history(pool, worker_code))
 
     @app.page("/employers/{employer_code}/statement")
     async def employer_statement(web, request, employer_code):
         q = request.query
-        return await _answer(web, http.employer_statement(runtime.pool, employer_code, q.get("from"), q.get("to")))
+        return await _answer(web, runtime, lambda pool: http.employer_statement(pool, employer_code, q.get("from"),
+                                                                                q.get("to")))
 
     @app.page("/openapi.json")
     async def openapi(web, request):
         return web.json(json.loads(http.OPENAPI.read_text()))
 
 
-async def _answer(web, pending):
+async def _answer(web, runtime: ServiceRuntime, view):
+    if not runtime.ready.is_set():
+        return web.json({"error": "starting up; retry in a few seconds"}, status=503)
     try:
-        return web.json(await pending)
+        return web.json(await view(runtime.pool))
     except http.BadRequest as exc:
-        pending.close() if hasattr(pending, "close") else None
         return web.json({"error": str(exc)}, status=400)
 
 

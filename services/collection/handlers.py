@@ -62,9 +62,17 @@ class Collection:
             self._count_amounts(effects.deltas)
             await repo.save_flags(conn, effects.flags)
             employers = sorted({c.declaration.employer_code for c, _, _ in fresh})
-            effects.events += await self._apply_credit(conn, employers, released)
-            await outbox.append(conn, SCHEMA, effects.events)
+            credit_events = await self._apply_credit(conn, employers, released)
+            await outbox.append(conn, SCHEMA, effects.events + credit_events)
+            if credit_events or released:
+                await self._refresh_credit_gauges(conn)
         return refused
+
+    @staticmethod
+    async def _refresh_credit_gauges(conn: asyncpg.Connection) -> None:
+        total, holders = await repo.credit_totals(conn)
+        metrics.CREDIT_BALANCE.set(total)
+        metrics.CREDIT_EMPLOYERS.set(holders)
 
     def _check_declarations(self, batch: Sequence[Incoming]):
         refused: list[tuple[Incoming, PermanentError]] = []
@@ -188,9 +196,7 @@ class Collection:
                 for command in remittances:
                     events += await self._record_remittance(conn, command)
             await outbox.append(conn, SCHEMA, events)
-            total, holders = await repo.credit_totals(conn)
-        metrics.CREDIT_BALANCE.set(total)
-        metrics.CREDIT_EMPLOYERS.set(holders)
+            await self._refresh_credit_gauges(conn)
         return refused
 
     @staticmethod

@@ -42,6 +42,9 @@ async def test_a_partial_payment_covers_the_oldest_month_first_then_funds_in_ord
     assert statement["totals"]["assessed"] == sum(e["payload"]["total"] for e in assessed)
     assert statement["totals"]["paid"] == sum(a for _, _, a in lines(event))
 
+    assert collection.get("/employers/DN0001/statement?from=2025-13") == (
+        400, {"error": "'from' must be a period YYYY-MM, got '2025-13'"})
+    assert collection.get("/workers/12345/history")[0] == 400
     status, history = collection.get("/workers/0000000001/history")
     assert status == 200 and history["unpaid_months"] == ["2025-07"]
     assert history["months"][1]["funds"]["health"] == {"amount": 450_000, "employer_paid": "paid"}
@@ -53,12 +56,14 @@ async def test_an_overpayment_is_kept_as_credit_and_used_on_the_next_obligation(
     await collection.pay(remittance("P2", 7_000_000))
     [paid] = await collection.events("collection.allocations", expect=1)
     assert paid["payload"]["amount"] == 6_400_000 and paid["payload"]["credit_balance"] == 600_000
+    assert b"collection_credit_balance_vnd 600000.0" in collection.service.get("/metrics")[1]
     await collection.declare(declaration(period="2025-08"))
     events = await collection.events("collection.allocations", expect=2)
     credit_use = events[1]["payload"]
     assert (credit_use["payment_id"], credit_use["value_date"]) == ("P2", "2025-08-20")
     assert lines(events[1]) == [("2025-08", "health", 450_000), ("2025-08", "unemployment", 150_000)]
     assert credit_use["credit_balance"] == 0
+    assert b"collection_credit_balance_vnd 0.0" in collection.service.get("/metrics")[1]
     status, statement = collection.get("/employers/DN0001/statement")
     assert statement["credit_balance"] == 0 and statement["totals"]["paid"] == 7_000_000
 
