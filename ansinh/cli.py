@@ -6,6 +6,7 @@
     ansinh run SERVICE                 run one service in the foreground
     ansinh services start|stop|status  all four services in the background
     ansinh outbox flush SERVICE        publish a service's pending outbox events
+    ansinh outbox relay SERVICE        run a service's outbox relay as its own process
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
 """
@@ -116,8 +117,11 @@ def _print_health(status: dict[str, bool]) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from ansinh.service import flush_outbox
+    from ansinh.service import flush_outbox, run_relay
 
+    if args.action == "relay":
+        asyncio.run(run_relay(ServiceSettings(service=args.service)))
+        return 0
     published = asyncio.run(flush_outbox(ServiceSettings(service=args.service)))
     console.print(f"{args.service}: published {published} pending outbox events")
     return 0
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_services)
     p = sub.add_parser("outbox", help="publish a service's pending outbox events now")
-    p.add_argument("action", choices=["flush"])
+    p.add_argument("action", choices=["flush", "relay"])
     p.add_argument("service", choices=SERVICES)
     p.set_defaults(func=cmd_outbox)
     p = sub.add_parser("schemas", help="generate or check contract files")

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 from uuid import UUID, uuid4
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaProducer
 
 from ansinh import failpoints
@@ -46,11 +47,25 @@ def event(topic: str, key: str, message: Message, producer: str, *, correlation_
                          {"type": message.event_type, "correlation_id": str(correlation_id or eid)})
 
 
+def event_from_dict(topic: str, key: str, message_type: type[Message], payload: dict, producer: str, *,
+                    correlation_id: UUID | None = None, causation_id: UUID | None = None,
+                    occurred_at: str | None = None) -> OutboxMessage:
+    """Like ``event`` for hot paths: ``payload`` is a plain dict shaped like ``message_type`` (one orjson
+    call, no model validation; the caller's tests must decode what it builds with the model)."""
+    eid = uuid4()
+    cid = str(correlation_id or eid)
+    value = orjson.dumps({
+        "event_id": str(eid), "type": message_type.event_type, "schema_version": message_type.schema_version,
+        "occurred_at": occurred_at or datetime.now(timezone.utc).isoformat(), "producer": producer,
+        "correlation_id": cid, "causation_id": str(causation_id) if causation_id else None, "payload": payload})
+    return OutboxMessage(eid, topic, key.encode(), value, {"type": message_type.event_type, "correlation_id": cid})
+
+
 async def append(conn: asyncpg.Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
     """Write ``messages`` to the outbox; call inside the handler's transaction."""
     if not messages:
         return
-    records = [(m.event_id, m.topic, m.key, m.value, json.dumps(m.headers) if m.headers else None)
+    records = [(m.event_id, m.topic, m.key, m.value, orjson.dumps(m.headers).decode() if m.headers else None)
                for m in messages]
     if len(records) > 50:
         await conn.copy_records_to_table("outbox", schema_name=schema, records=records,

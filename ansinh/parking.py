@@ -25,3 +25,14 @@ def park_events(pool_of: Callable[[], asyncpg.Pool], schema: str, consumer: str,
                                    "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING", rows)
 
     return handle
+
+
+def skeleton(settings, topics: tuple[str, ...]):
+    """A service skeleton: the faust app and runtime, consuming ``topics`` and parking their events."""
+    from ansinh.service import ServiceRuntime, build_app, consume
+
+    runtime = ServiceRuntime(settings)
+    app = build_app(settings, runtime)
+    for topic in topics:
+        consume(app, runtime, topic, park_events(lambda: runtime.pool, settings.schema, settings.service, topic))
+    return app, runtime

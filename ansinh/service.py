@@ -41,7 +41,7 @@ class ServiceRuntime(mode.Service):
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.ready = asyncio.Event()
-        self.consumed_topics: list[str] = []
+        self.consumed_topics: dict[str, str] = {}  # logical topic -> consumer group
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -54,8 +54,9 @@ class ServiceRuntime(mode.Service):
         self.producer = new_producer(s.kafka_bootstrap)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, s.schema, self.producer, s.topic, s.service)
-        self._tasks = [asyncio.create_task(self.relay.run(self._stopping), name="outbox-relay"),
-                       asyncio.create_task(self._monitor_lag(), name="lag-monitor")]
+        self._tasks = [asyncio.create_task(self._monitor_lag(), name="lag-monitor")]
+        if s.relay == "inline":
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stopping), name="outbox-relay"))
         self.ready.set()
         READY.labels(s.service).set(1)
         log.info("%s ready: schema %s, Kafka %s", s.service, s.schema, s.kafka_bootstrap)
@@ -71,9 +72,9 @@ class ServiceRuntime(mode.Service):
         if self.pool:
             await self.pool.close()
 
-    def batch_consumer(self, logical_topic: str, handler: Handler,
+    def batch_consumer(self, logical_topic: str, handler: Handler, group: str,
                        on_undecodable: Callable[[DecodeError], None] | None = None) -> BatchConsumer:
-        self.consumed_topics.append(logical_topic)
+        self.consumed_topics[logical_topic] = group
         return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
                              handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable)
 
@@ -87,7 +88,9 @@ class ServiceRuntime(mode.Service):
         try:
             while True:
                 try:
-                    committed = await admin.list_consumer_group_offsets(s.app_id)
+                    committed = {}
+                    for group in set(self.consumed_topics.values()):
+                        committed.update(await admin.list_consumer_group_offsets(group))
                     for logical in self.consumed_topics:
                         physical = s.topic(logical)
                         parts = probe.partitions_for_topic(physical) or set()
@@ -130,8 +133,9 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
         producer_acks=-1,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
-        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
-        consumer_max_fetch_size=4 * 1024 * 1024,
+        stream_buffer_maxsize=max(16384, settings.batch_size * 4),
+        broker_max_poll_records=5000,
+        consumer_max_fetch_size=16 * 1024 * 1024,
     )
     app.add_dependency(runtime)
 
@@ -152,23 +156,34 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
 
 
 def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler: Handler,
-            on_undecodable: Callable[[DecodeError], None] | None = None) -> None:
-    """Attach an agent: batches of raw records from ``logical_topic`` go through a ``BatchConsumer``."""
+            on_undecodable: Callable[[DecodeError], None] | None = None, bulk: bool = False) -> None:
+    """Attach a consumer of ``logical_topic``: batches of raw records go through a ``BatchConsumer``.
+
+    A faust agent by default; ``bulk`` topics use ``BulkSource`` (plain aiokafka batches inside the app)
+    unless ``ANSINH_BULK_ENGINE=faust``.
+    """
     settings = runtime.settings
+    if bulk and settings.bulk_engine == "aiokafka":
+        from ansinh.bulk import BulkSource
+
+        group = f"{settings.app_id}.{logical_topic}"
+        app.add_dependency(BulkSource(runtime, logical_topic,
+                                      runtime.batch_consumer(logical_topic, handler, group, on_undecodable)))
+        return
     topic = app.topic(settings.topic(logical_topic), key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
-    batch_consumer = runtime.batch_consumer(logical_topic, handler, on_undecodable)
+    batch_consumer = runtime.batch_consumer(logical_topic, handler, settings.app_id, on_undecodable)
 
     async def agent(stream):
         await runtime.ready.wait()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
-            await _process_until_done(batch_consumer, [_raw(e) for e in events])
+            await process_until_done(batch_consumer, [_raw(e) for e in events])
 
     agent.__name__ = f"consume_{logical_topic.replace('.', '_').replace('-', '_')}"
     app.agent(topic, name=f"{settings.service}.{logical_topic}")(agent)
 
 
-async def _process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
+async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
     """Faust acks a batch as soon as the agent moves on, even after an exception: so never move on
     with a batch half-done. ``process`` routes bad messages itself; anything escaping it is a fault of
     ours or of the infrastructure, and the batch is retried (the partition waits) until it passes."""
@@ -201,6 +216,25 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
     faust.Worker(app, loglevel=settings.log_level, logging_config=logging_config(settings.service, settings.log_level),
                  quiet=True).execute_from_commandline()
+
+
+async def run_relay(settings: ServiceSettings) -> None:
+    """Run a service's outbox relay on its own (``ansinh outbox relay SERVICE``) until interrupted."""
+    await prepare_schema(settings)  # the relay may start before the service has migrated
+    pool = await create_pool(settings)
+    producer = new_producer(settings.kafka_bootstrap)
+    await producer.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await OutboxRelay(pool, settings.schema, producer, settings.topic, settings.service).run(stopping)
+    finally:
+        await producer.stop()
+        await pool.close()
 
 
 async def flush_outbox(settings: ServiceSettings) -> int:

@@ -6,6 +6,7 @@ needs no configuration at all.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit, quote
 
@@ -76,6 +77,11 @@ class ServiceSettings(PlatformSettings):
     log_level: str = "info"
     # uvloop: a faster event loop (libuv); turn off to debug with the standard loop.
     uvloop: bool = True
+    # "inline": the service publishes its own outbox; "external": `ansinh outbox relay SERVICE` does,
+    # in its own process (a second core for the busiest services).
+    relay: Literal["inline", "external"] = "inline"
+    # How bulk topics are consumed: plain aiokafka batches (fast) or a faust agent like the others.
+    bulk_engine: Literal["aiokafka", "faust"] = "aiokafka"
 
     @property
     def role(self) -> str:

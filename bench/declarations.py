@@ -97,17 +97,24 @@ async def count_topic(bootstrap: str, topic: str, target: int, progress, task, d
 
 
 async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items, batch: int,
-                     instances: int = 1) -> float:
+                     instances: int = 1, relay: str = "inline") -> float:
     procs = []
+    env = dict(os.environ, ANSINH_TOPIC_PREFIX=prefix, DATABASE_URL=db_url, ANSINH_BATCH_SIZE=str(batch),
+               ANSINH_BUSINESS_DATE="2025-09-15", ANSINH_LOG_LEVEL="warning", ANSINH_RELAY=relay)
     for i in range(instances):
-        env = dict(os.environ, ANSINH_TOPIC_PREFIX=prefix, DATABASE_URL=db_url, ANSINH_WEB_PORT=str(6091 + i),
-                   ANSINH_BATCH_SIZE=str(batch), ANSINH_BUSINESS_DATE="2025-09-15", ANSINH_LOG_LEVEL="warning")
         log = open(settings.state_dir / f"bench-collection-{i}.log", "wb")
-        procs.append(subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO_ROOT, env=env,
+        procs.append(subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO_ROOT,
+                                      env=dict(env, ANSINH_WEB_PORT=str(6091 + i)),
                                       stdout=log, stderr=subprocess.STDOUT))
+    if relay == "external":
+        log = open(settings.state_dir / "bench-collection-relay.log", "wb")
+        relay_proc = subprocess.Popen([sys.executable, "-m", "ansinh.cli", "outbox", "relay", "collection"],
+                                      cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         for i, proc in enumerate(procs):
             await _wait_ready(6091 + i, proc)
+        if relay == "external":
+            procs.append(relay_proc)
         await asyncio.sleep(3 if instances > 1 else 0)  # let the group settle on its partition assignment
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
@@ -117,7 +124,7 @@ async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items
             counter = asyncio.create_task(count_topic(settings.kafka_bootstrap, prefix + "collection.assessments",
                                                       len(items), progress, assessed))
             await publish_all(settings.kafka_bootstrap, prefix + "collection.declarations", items, progress, published)
-            seen = await counter
+            seen = await _unless_a_process_dies(counter, procs)
             conn = await asyncpg.connect(ServiceSettings(service="collection", database_url=db_url).service_database_url)
             while await conn.fetchval("SELECT count(*) FROM collection.assessments") < len(items):
                 await asyncio.sleep(0.05)
@@ -131,6 +138,17 @@ async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items
             proc.terminate()
         for proc in procs:
             proc.wait(30)
+
+
+async def _unless_a_process_dies(task: asyncio.Task, procs) -> int:
+    """Await ``task``, but fail at once (not after the deadline) if a system process exits."""
+    while not task.done():
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            task.cancel()
+            raise RuntimeError(f"a system process exited ({dead[0].args}); see .cache/bench-collection-*.log")
+        await asyncio.wait({task}, timeout=0.5)
+    return task.result()
 
 
 async def _wait_ready(port: int, proc, timeout: float = 90) -> None:
@@ -215,11 +233,11 @@ async def main_async(args) -> None:
     items = make_declarations(args.count, args.employers, args.interleave)
     try:
         baseline = await run_baseline(settings, prefix, db_url, items, args.batch)
-        system = await run_system(settings, prefix, db_url, items, args.batch, args.instances)
+        system = await run_system(settings, prefix, db_url, items, args.batch, args.instances, args.relay)
     finally:
         await _cleanup(settings, prefix, dbname)
     table = Table("run", "declarations", "seconds", "declarations/s")
-    table.add_row(f"system (collection service x{args.instances})", f"{args.count:,}", f"{system:.1f}", f"{args.count / system:,.0f}")
+    table.add_row(f"system (collection x{args.instances}, relay {args.relay})", f"{args.count:,}", f"{system:.1f}", f"{args.count / system:,.0f}")
     table.add_row("baseline (aiokafka + COPY + produce)", f"{args.count:,}", f"{baseline:.1f}",
                   f"{args.count / baseline:,.0f}")
     console.print(table)
@@ -242,6 +260,8 @@ def main() -> None:
     parser.add_argument("--employers", type=int, default=4_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--instances", type=int, default=1, help="collection service processes (one group)")
+    parser.add_argument("--relay", choices=["inline", "external"], default="inline",
+                        help="publish the outbox from the service process or from its own relay process")
     parser.add_argument("--interleave", action="store_true",
                         help="alternate employers message by message (worst case) instead of payroll order")
     args = parser.parse_args()

@@ -1,21 +1,17 @@
-"""Wiring of the arrears service: settings, runtime and faust app, created at start-up only."""
+"""Wiring of the arrears service (a skeleton): its inputs are consumed and parked until it is implemented."""
 from __future__ import annotations
 
 import faust
 
-from ansinh.parking import park_events
-from ansinh.service import ServiceRuntime, build_app, consume, run_worker
+from ansinh.parking import skeleton
+from ansinh.service import ServiceRuntime, run_worker
 from services.arrears.settings import ArrearsSettings
+
+INPUTS = ('collection.assessments', 'collection.allocations')
 
 
 def create(settings: ArrearsSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
-    settings = settings or ArrearsSettings()
-    runtime = ServiceRuntime(settings)
-    app = build_app(settings, runtime)
-    # Skeleton: the inputs are consumed and parked until this service's issue implements them.
-    for topic in ['collection.assessments', 'collection.allocations']:
-        consume(app, runtime, topic, park_events(lambda: runtime.pool, settings.schema, "arrears", topic))
-    return app, runtime
+    return skeleton(settings or ArrearsSettings(), INPUTS)
 
 
 def main() -> None:

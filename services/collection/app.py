@@ -27,7 +27,8 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
     runtime = ServiceRuntime(settings)
     app = build_app(settings, runtime)
     handlers = Collection(lambda: runtime.pool, load_law(settings.law_file), settings.today)
-    consume(app, runtime, "collection.declarations", handlers.handle_declarations,
+    # 20 million a month: a bulk topic (see ansinh/bulk.py).
+    consume(app, runtime, "collection.declarations", handlers.handle_declarations, bulk=True,
             on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(_reason_code(e)).inc())
     consume(app, runtime, "collection.remittances", handlers.handle_remittances)
     _routes(app, runtime)

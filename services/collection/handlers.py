@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Callable, Sequence
 
 import asyncpg
@@ -99,6 +99,7 @@ class Collection:
                      for c, _, _ in fresh})
         current = await repo.current_assessments(conn, keys)
         effects = _Effects()
+        now = datetime.now(timezone.utc).isoformat()
         for command, assessment, _ in fresh:
             d = command.declaration
             key = (d.employer_code, d.worker_code, d.period)
@@ -109,7 +110,7 @@ class Collection:
             current[key] = assessment
             effects.assessments[key] = repo.assessment_row(assessment, d.worker_name, d.citizen_id, d.funds)
             self._add_deltas(effects, assessment, outcome.delta)
-            effects.events.append(self._assessed_event(command, outcome))
+            effects.events.append(self._assessed_event(command, outcome, now))
             if assessment.floor_applied:
                 effects.flags.append((d.employer_code, d.worker_code, d.period.first_day, d.revision,
                                       "under_declaration", d.salary, assessment.floor))
@@ -137,22 +138,27 @@ class Collection:
             (metrics.ASSESSED_VND if up else metrics.REDUCED_VND).labels(fund).inc(amount)
 
     @staticmethod
-    def _assessed_event(command: DeclareSalary, outcome) -> outbox.OutboxMessage:
+    def _assessed_event(command: DeclareSalary, outcome, occurred_at: str | None = None) -> outbox.OutboxMessage:
+        """``ContributionAssessed`` or ``ContributionAdjusted``, built as a dict (the hot path: one per
+        declaration); tests/unit/collection/test_events.py decodes both with their models."""
         a, d = outcome.assessment, command.declaration
         lines = lambda ls: [{"fund": f, "party": p, "amount": x} for f, p, x in ls]  # noqa: E731
         if outcome.kind == "initial":
-            message = wire.ContributionAssessed(
-                employer_code=a.employer_code, worker_code=a.worker_code, worker_name=d.worker_name,
-                period=str(a.period), revision=a.revision, due_date=a.due_date, declared_salary=a.declared_salary,
-                social_salary_base=a.social_base, unemployment_salary_base=a.unemployment_base,
-                floor_applied=a.floor_applied, cap_applied=a.cap_applied, lines=lines(a.lines), total=a.total)
+            kind, payload = wire.ContributionAssessed, {
+                "employer_code": a.employer_code, "worker_code": a.worker_code, "worker_name": d.worker_name,
+                "period": str(a.period), "revision": a.revision, "due_date": a.due_date,
+                "declared_salary": a.declared_salary, "social_salary_base": a.social_base,
+                "unemployment_salary_base": a.unemployment_base, "floor_applied": a.floor_applied,
+                "cap_applied": a.cap_applied, "lines": lines(a.lines), "total": a.total}
         else:
-            message = wire.ContributionAdjusted(
-                employer_code=a.employer_code, worker_code=a.worker_code, period=str(a.period),
-                revision=a.revision, previous_revision=outcome.previous.revision, due_date=a.due_date,
-                declared_salary=a.declared_salary, lines=lines(outcome.delta), total_delta=outcome.delta_total)
-        return outbox.event(ASSESSMENTS, a.employer_code, message, PRODUCER,
-                            correlation_id=command.correlation_id, causation_id=command.event_id)
+            kind, payload = wire.ContributionAdjusted, {
+                "employer_code": a.employer_code, "worker_code": a.worker_code, "period": str(a.period),
+                "revision": a.revision, "previous_revision": outcome.previous.revision, "due_date": a.due_date,
+                "declared_salary": a.declared_salary, "lines": lines(outcome.delta),
+                "total_delta": outcome.delta_total}
+        return outbox.event_from_dict(ASSESSMENTS, a.employer_code, kind, payload, PRODUCER,
+                                      correlation_id=command.correlation_id, causation_id=command.event_id,
+                                      occurred_at=occurred_at)
 
     async def _apply_credit(self, conn: asyncpg.Connection, employers: list[str],
                             released: list[tuple[str, Period, str, int]]) -> list[outbox.OutboxMessage]:

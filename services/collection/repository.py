@@ -6,6 +6,7 @@ from datetime import date
 from typing import Iterable, Sequence
 
 import asyncpg
+import orjson
 
 from services.collection.domain.allocation import CreditLot, Obligation
 from services.collection.domain.model import Assessment, Period
@@ -52,7 +53,7 @@ async def save_assessments(conn: asyncpg.Connection, rows: list[tuple]) -> None:
 def assessment_row(a: Assessment, worker_name: str, citizen_id: str, funds: Iterable[str]) -> tuple:
     return (a.employer_code, a.worker_code, a.period.first_day, a.revision, worker_name, citizen_id, list(funds),
             a.declared_salary, a.social_base, a.unemployment_base, a.floor_applied, a.cap_applied, a.due_date,
-            json.dumps([list(line) for line in a.lines]), a.total)
+            orjson.dumps(a.lines).decode(), a.total)
 
 
 async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, Period, str], tuple[int, date]]

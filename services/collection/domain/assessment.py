@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from services.collection.domain.errors import ImplausibleSalary, PeriodTooFarAhead
 from services.collection.domain.law import Law
@@ -43,35 +44,50 @@ def check_declaration(law: Law, declaration: Declaration, business_date: date) -
             f"{law.max_monthly_salary:,} VND a month; check the amount's unit (VND, not hao or xu)")
 
 
+@dataclass(frozen=True)
+class Terms:
+    """Everything the law fixes for one period, region and accident-rate status (computed once)."""
+
+    floor: int
+    social_cap: int
+    unemployment_cap: int
+    due_date: date
+    # (fund, party, basis points) for every fund, in display order; zero rates left out
+    rates: tuple[tuple[str, str, int], ...]
+
+
+@lru_cache(maxsize=4096)
+def terms(law: Law, period: Period, region: int, reduced_accident_rate: bool) -> Terms:
+    day = period.first_day
+    floor = law.minimum_wage_on(day, region)
+    caps = law.caps_on(day)
+    rates = []
+    for fund, rate in sorted(law.rates_on(day).items(), key=lambda kv: _fund_order(kv[0])):
+        employer_bps = rate.employer_bps
+        if fund == "accident" and reduced_accident_rate and rate.reduced_employer_bps is not None:
+            employer_bps = rate.reduced_employer_bps
+        rates += [(fund, party, bps) for party, bps in (("employer", employer_bps), ("employee", rate.employee_bps))
+                  if bps]
+    return Terms(floor, caps.social_health_base_salary_multiple * law.base_salary_on(day),
+                 caps.unemployment_minimum_wage_multiple * floor, due_date(law, period), tuple(rates))
+
+
 def assess(law: Law, declaration: Declaration) -> Assessment:
     """The contribution owed per fund and party for one declaration (``check_declaration`` first)."""
-    day = declaration.period.first_day
-    floor = law.minimum_wage_on(day, declaration.region)
-    caps = law.caps_on(day)
-    social_cap = caps.social_health_base_salary_multiple * law.base_salary_on(day)
-    unemployment_cap = caps.unemployment_minimum_wage_multiple * floor
-    floored = max(declaration.salary, floor)
-    social_base = min(floored, social_cap)
-    unemployment_base = min(floored, unemployment_cap)
-    rates = law.rates_on(day)
-    lines: list[Line] = []
-    for fund in sorted(set(declaration.funds), key=_fund_order):
-        rate = rates[fund]
-        base = unemployment_base if fund == "unemployment" else social_base
-        employer_bps = rate.employer_bps
-        if fund == "accident" and declaration.reduced_accident_rate and rate.reduced_employer_bps is not None:
-            employer_bps = rate.reduced_employer_bps
-        if employer_bps:
-            lines.append((fund, "employer", round_half_up(base, employer_bps)))
-        if rate.employee_bps:
-            lines.append((fund, "employee", round_half_up(base, rate.employee_bps)))
-    in_unemployment = "unemployment" in declaration.funds
-    cap_applied = floored > social_cap or (in_unemployment and floored > unemployment_cap)
+    t = terms(law, declaration.period, declaration.region, declaration.reduced_accident_rate)
+    floored = max(declaration.salary, t.floor)
+    social_base = min(floored, t.social_cap)
+    unemployment_base = min(floored, t.unemployment_cap)
+    funds = declaration.funds
+    lines = tuple((fund, party, round_half_up(unemployment_base if fund == "unemployment" else social_base, bps))
+                  for fund, party, bps in t.rates if fund in funds)
+    in_unemployment = "unemployment" in funds
+    cap_applied = floored > t.social_cap or (in_unemployment and floored > t.unemployment_cap)
     return Assessment(
         employer_code=declaration.employer_code, worker_code=declaration.worker_code, period=declaration.period,
         revision=declaration.revision, declared_salary=declaration.salary, social_base=social_base,
-        unemployment_base=unemployment_base, floor=floor, floor_applied=declaration.salary < floor,
-        cap_applied=cap_applied, due_date=due_date(law, declaration.period), lines=tuple(lines))
+        unemployment_base=unemployment_base, floor=t.floor, floor_applied=declaration.salary < t.floor,
+        cap_applied=cap_applied, due_date=t.due_date, lines=lines)
 
 
 def _fund_order(fund: str) -> int:

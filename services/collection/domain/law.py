@@ -48,7 +48,7 @@ class Dated:
         return self.rows[i]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: lookups are cached per Law
 class Law:
     rates: Dated              # -> dict[fund, FundRate]
     base_salary: Dated        # -> int VND

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 
 @dataclass(frozen=True, order=True)
@@ -14,8 +15,7 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> "Period":
-        year, month = text.split("-")
-        return cls(int(year), int(month))
+        return _parse_period(text)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
@@ -36,6 +36,12 @@ class Period:
     @classmethod
     def of(cls, day: date) -> "Period":
         return cls(day.year, day.month)
+
+
+@lru_cache(maxsize=1024)
+def _parse_period(text: str) -> Period:
+    year, month = text.split("-")
+    return Period(int(year), int(month))
 
 
 @dataclass(frozen=True)
