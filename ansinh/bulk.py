@@ -48,25 +48,45 @@ class BulkSource(mode.Service):
             await self.consumer.stop()
 
     async def _consume(self) -> None:
-        from ansinh.service import process_until_done
+        """Fetch, accept (decode + prepare) batch N+1 while batch N's transaction runs; commit offsets
+        of N only after its transaction committed."""
+        from ansinh.service import until_done
 
         await self.runtime.ready.wait()
         window_ms = max(1, int(self.runtime.settings.batch_window_s * 1000))
-        while not self.should_stop:
-            try:
-                fetched = await self.consumer.getmany(timeout_ms=window_ms,
-                                                      max_records=self.runtime.settings.batch_size)
-            except KafkaError as exc:
-                log.warning("fetch from %s failed: %r; retrying", self.logical_topic, exc)
-                await asyncio.sleep(1)
-                continue
-            records = [r for part in fetched.values() for r in part]
-            if not records:
-                continue
-            batch = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
-                     for r in records]
-            await process_until_done(self.batch_consumer, batch)
-            await self._commit({tp: part[-1].offset + 1 for tp, part in fetched.items() if part})
+        in_flight: tuple[asyncio.Task, dict[TopicPartition, int]] | None = None
+        try:
+            while not self.should_stop:
+                fetched = await self._fetch(window_ms)
+                records = [r for part in fetched.values() for r in part]
+                accepted = None
+                if records:
+                    batch = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                             for r in records]
+                    accepted = await self.batch_consumer.accept(batch)
+                if in_flight is not None:
+                    await self._finish(in_flight)
+                    in_flight = None
+                if accepted is not None:
+                    task = asyncio.create_task(until_done(lambda a=accepted: self.batch_consumer.apply(a),
+                                                          self.logical_topic, len(records)))
+                    in_flight = (task, {tp: part[-1].offset + 1 for tp, part in fetched.items() if part})
+        finally:
+            if in_flight is not None:  # stopping: let the transaction finish and record it
+                await asyncio.shield(self._finish(in_flight))
+
+    async def _fetch(self, window_ms: int):
+        try:
+            return await self.consumer.getmany(timeout_ms=window_ms, max_records=self.runtime.settings.batch_size)
+        except KafkaError as exc:
+            log.warning("fetch from %s failed: %r; retrying", self.logical_topic, exc)
+            await asyncio.sleep(1)
+            return {}
+
+    async def _finish(self, in_flight) -> None:
+        task, offsets = in_flight
+        await task
+        await self._commit(offsets)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
 
 from ansinh.decoding import Decoder, Incoming
 from ansinh.dlq import DeadLetters, RawMessage
@@ -23,36 +24,73 @@ log = logging.getLogger("ansinh.consumer")
 # the DLQ after the commit. It must not claim refused messages in the inbox, so a redelivery re-checks them.
 Rejections = Sequence[tuple[Incoming, PermanentError]]
 Handler = Callable[[Sequence[Incoming]], Awaitable[Rejections | None]]
+# Optionally split in two: ``prepare`` (pure, no I/O) and ``apply`` (the transaction). A bulk source then
+# prepares batch N+1 while batch N's transaction is in flight. ``prepare`` is called on chunks of the
+# batch (yielding to the event loop in between, so the in-flight transaction keeps moving); its results
+# must combine with ``+``.
+Prepare = Callable[[Sequence[Incoming]], Any]
+Apply = Callable[[Any], Awaitable[Rejections | None]]
 UNEXPECTED_ATTEMPTS = 3
+ACCEPT_CHUNK = 200
+
+
+@dataclass
+class Accepted:
+    """A decoded (and possibly prepared) batch, ready for its transaction."""
+
+    items: list[Incoming]
+    prepared: Any
+    started: float
 
 
 class BatchConsumer:
     """Runs ``handler`` over decoded batches of one topic for one service."""
 
-    def __init__(self, service: str, logical_topic: str, decoder: Decoder, handler: Handler,
+    def __init__(self, service: str, logical_topic: str, decoder: Decoder, handler: Handler | Apply,
                  dead_letters: DeadLetters, max_backoff_s: float = 10.0,
-                 on_undecodable: Callable[[DecodeError], None] | None = None):
+                 on_undecodable: Callable[[DecodeError], None] | None = None, prepare: Prepare | None = None):
         self.service, self.topic, self.decoder = service, logical_topic, decoder
-        self.on_undecodable = on_undecodable
+        self.on_undecodable, self.prepare = on_undecodable, prepare
         self.handler, self.dead_letters, self.max_backoff_s = handler, dead_letters, max_backoff_s
 
     async def process(self, batch: Sequence[RawMessage]) -> None:
+        await self.apply(await self.accept(batch))
+
+    async def accept(self, batch: Sequence[RawMessage]) -> Accepted:
+        """Decode (dead-lettering what does not decode) and prepare; touches no state."""
         started = time.perf_counter()
         decoded: list[Incoming] = []
-        for raw in batch:
-            try:
-                decoded.append(self.decoder.decode(raw))
-            except DecodeError as exc:
-                await self.dead_letters.route(raw, str(exc), type(exc).__name__)
-                if self.on_undecodable:
-                    self.on_undecodable(exc)
-        if decoded:
-            await self._handle(decoded)
-        BATCH_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - started)
+        prepared = None
+        for first in range(0, len(batch), ACCEPT_CHUNK):
+            chunk: list[Incoming] = []
+            for raw in batch[first:first + ACCEPT_CHUNK]:
+                try:
+                    chunk.append(self.decoder.decode(raw))
+                except DecodeError as exc:
+                    await self.dead_letters.route(raw, str(exc), type(exc).__name__)
+                    if self.on_undecodable:
+                        self.on_undecodable(exc)
+            decoded += chunk
+            if self.prepare and chunk:
+                part = self.prepare(chunk)
+                prepared = part if prepared is None else prepared + part
+            await asyncio.sleep(0)  # let an in-flight transaction take its next step
+        return Accepted(decoded, prepared, started)
 
-    async def _handle(self, batch: Sequence[Incoming]) -> None:
+    async def apply(self, accepted: Accepted) -> None:
+        """Run the handler's transaction; never raises for a bad message."""
+        if accepted.items:
+            await self._handle(accepted.items, accepted.prepared)
+        BATCH_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - accepted.started)
+
+    async def _call(self, items: Sequence[Incoming], prepared: Any = None) -> Rejections | None:
+        if self.prepare is None:
+            return await self.handler(items)
+        return await self.handler(prepared if prepared is not None else self.prepare(items))
+
+    async def _handle(self, batch: Sequence[Incoming], prepared: Any = None) -> None:
         try:
-            refused = await self._with_transient_retry(batch) or ()
+            refused = await self._with_transient_retry(batch, prepared) or ()
             for item, error in refused:
                 token = correlation_id.set(str(item.envelope.correlation_id))
                 try:
@@ -68,11 +106,11 @@ class BatchConsumer:
             for item in batch:
                 await self._handle([item])
 
-    async def _with_transient_retry(self, batch: Sequence[Incoming]) -> Rejections | None:
+    async def _with_transient_retry(self, batch: Sequence[Incoming], prepared: Any = None) -> Rejections | None:
         backoff = 0.1
         while True:
             try:
-                return await self.handler(batch)
+                return await self._call(batch, prepared)
             except Exception as exc:
                 if not is_transient(exc):
                     raise

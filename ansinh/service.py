@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ansinh.consumer import BatchConsumer, Handler
+from ansinh.consumer import Apply, BatchConsumer, Handler, Prepare
 from ansinh.errors import DecodeError
 from ansinh.database import create_pool, prepare_schema
 from ansinh.decoding import Decoder
@@ -72,11 +72,13 @@ class ServiceRuntime(mode.Service):
         if self.pool:
             await self.pool.close()
 
-    def batch_consumer(self, logical_topic: str, handler: Handler, group: str,
-                       on_undecodable: Callable[[DecodeError], None] | None = None) -> BatchConsumer:
+    def batch_consumer(self, logical_topic: str, handler: Handler | Apply, group: str,
+                       on_undecodable: Callable[[DecodeError], None] | None = None,
+                       prepare: Prepare | None = None) -> BatchConsumer:
         self.consumed_topics[logical_topic] = group
         return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
-                             handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable)
+                             handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable,
+                             prepare=prepare)
 
     async def _monitor_lag(self) -> None:
         """Every 10 s: per topic, end offsets minus the group's committed offsets."""
@@ -155,12 +157,14 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
     return app
 
 
-def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler: Handler,
-            on_undecodable: Callable[[DecodeError], None] | None = None, bulk: bool = False) -> None:
+def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler: Handler | Apply,
+            on_undecodable: Callable[[DecodeError], None] | None = None, bulk: bool = False,
+            prepare: Prepare | None = None) -> None:
     """Attach a consumer of ``logical_topic``: batches of raw records go through a ``BatchConsumer``.
 
     A faust agent by default; ``bulk`` topics use ``BulkSource`` (plain aiokafka batches inside the app)
-    unless ``ANSINH_BULK_ENGINE=faust``.
+    unless ``ANSINH_BULK_ENGINE=faust``. With ``prepare``, ``handler`` receives what ``prepare`` made of
+    the decoded batch (see ``ansinh.consumer``).
     """
     settings = runtime.settings
     if bulk and settings.bulk_engine == "aiokafka":
@@ -168,11 +172,12 @@ def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler
 
         group = f"{settings.app_id}.{logical_topic}"
         app.add_dependency(BulkSource(runtime, logical_topic,
-                                      runtime.batch_consumer(logical_topic, handler, group, on_undecodable)))
+                                      runtime.batch_consumer(logical_topic, handler, group, on_undecodable,
+                                                             prepare)))
         return
     topic = app.topic(settings.topic(logical_topic), key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
-    batch_consumer = runtime.batch_consumer(logical_topic, handler, settings.app_id, on_undecodable)
+    batch_consumer = runtime.batch_consumer(logical_topic, handler, settings.app_id, on_undecodable, prepare)
 
     async def agent(stream):
         await runtime.ready.wait()
@@ -187,14 +192,19 @@ async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessa
     """Faust acks a batch as soon as the agent moves on, even after an exception: so never move on
     with a batch half-done. ``process`` routes bad messages itself; anything escaping it is a fault of
     ours or of the infrastructure, and the batch is retried (the partition waits) until it passes."""
+    await until_done(lambda: batch_consumer.process(batch), batch_consumer.topic, len(batch))
+
+
+async def until_done(step, topic: str, size: int) -> None:
+    """Run ``step()`` until it returns without raising (see ``process_until_done``)."""
     backoff = 0.5
     while True:
         try:
-            await batch_consumer.process(batch)
+            await step()
             return
         except Exception:  # noqa: BLE001
             log.exception("processing a batch of %d from %s failed; retrying in %.1fs (nothing is acked)",
-                          len(batch), batch_consumer.topic, backoff)
+                          size, topic, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 

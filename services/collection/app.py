@@ -28,7 +28,8 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
     app = build_app(settings, runtime)
     handlers = Collection(lambda: runtime.pool, load_law(settings.law_file), settings.today)
     # 20 million a month: a bulk topic (see ansinh/bulk.py).
-    consume(app, runtime, "collection.declarations", handlers.handle_declarations, bulk=True,
+    consume(app, runtime, "collection.declarations", handlers.apply_declarations, bulk=True,
+            prepare=handlers.prepare_declarations,
             on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(_reason_code(e)).inc())
     consume(app, runtime, "collection.remittances", handlers.handle_remittances)
     _routes(app, runtime)

@@ -6,6 +6,7 @@ claimed in the inbox, so a redelivery re-checks them.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable, Sequence
@@ -40,6 +41,17 @@ class _Effects:
     events: list[outbox.OutboxMessage] = field(default_factory=list)
 
 
+@dataclass
+class Checked:
+    """Declarations after the pure checks: refused ones (with why) and accepted ones (with assessment)."""
+
+    refused: list
+    accepted: list
+
+    def __add__(self, other: "Checked") -> "Checked":
+        return Checked(self.refused + other.refused, self.accepted + other.accepted)
+
+
 class Collection:
     """The collection service's handlers (one instance per process, holding the law and the clock)."""
 
@@ -48,7 +60,15 @@ class Collection:
 
     # ---- declarations -------------------------------------------------------------------------
     async def handle_declarations(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, PermanentError]]:
-        refused, accepted = self._check_declarations(batch)
+        return await self.apply_declarations(self.prepare_declarations(batch))
+
+    def prepare_declarations(self, batch: Sequence[Incoming]) -> "Checked":
+        """The pure half: translate, check and assess every declaration (no I/O)."""
+        return Checked(*self._check_declarations(batch))
+
+    async def apply_declarations(self, prepared: "Checked") -> list[tuple[Incoming, PermanentError]]:
+        """The transactional half: dedupe, supersede revisions, write state and events."""
+        refused, accepted = prepared.refused, prepared.accepted
         if not accepted:
             return refused
         async with self.pool_of().acquire() as conn, conn.transaction():
@@ -76,8 +96,9 @@ class Collection:
 
     def _check_declarations(self, batch: Sequence[Incoming]):
         refused: list[tuple[Incoming, PermanentError]] = []
-        accepted: list[tuple[DeclareSalary, Assessment, Incoming]] = []
+        accepted: list[tuple[DeclareSalary, Assessment, tuple]] = []
         today = self.business_date()
+        now = datetime.now(timezone.utc).isoformat()
         for item in batch:
             command = declare_salary(item.message, item.envelope.event_id, item.envelope.correlation_id)
             try:
@@ -91,7 +112,12 @@ class Collection:
                 refused.append((item, exc))
                 metrics.DECLARATIONS_REJECTED.labels(exc.code).inc()
                 continue
-            accepted.append((command, assessment, item))
+            # Built here, outside the transaction: the row, and the event as if this is the first revision
+            # (nearly always true; an adjustment builds its own event later).
+            d = command.declaration
+            accepted.append((command, assessment, (
+                repo.assessment_row(assessment, d.worker_name, d.citizen_id, d.funds),
+                self._assessed_event(command, revise(None, assessment), now))))
         return refused, accepted
 
     async def _assess(self, conn: asyncpg.Connection, fresh) -> _Effects:
@@ -99,18 +125,20 @@ class Collection:
                      for c, _, _ in fresh})
         current = await repo.current_assessments(conn, keys)
         effects = _Effects()
+        outcomes: Counter[str] = Counter()
         now = datetime.now(timezone.utc).isoformat()
-        for command, assessment, _ in fresh:
+        for command, assessment, (row, initial_event) in fresh:
             d = command.declaration
             key = (d.employer_code, d.worker_code, d.period)
             outcome = revise(current.get(key), assessment)
+            outcomes[outcome.kind] += 1
             if outcome.kind == "stale":
-                metrics.DECLARATIONS.labels("stale").inc()
                 continue
             current[key] = assessment
-            effects.assessments[key] = repo.assessment_row(assessment, d.worker_name, d.citizen_id, d.funds)
+            effects.assessments[key] = row
             self._add_deltas(effects, assessment, outcome.delta)
-            effects.events.append(self._assessed_event(command, outcome, now))
+            effects.events.append(initial_event if outcome.kind == "initial" else
+                                  self._assessed_event(command, outcome, now))
             if assessment.floor_applied:
                 effects.flags.append((d.employer_code, d.worker_code, d.period.first_day, d.revision,
                                       "under_declaration", d.salary, assessment.floor))
@@ -119,7 +147,9 @@ class Collection:
                     employer_code=d.employer_code, worker_code=d.worker_code, period=str(d.period),
                     revision=d.revision, declared_salary=d.salary, floor=assessment.floor), PRODUCER,
                     correlation_id=command.correlation_id, causation_id=command.event_id))
-            metrics.DECLARATIONS.labels("assessed" if outcome.kind == "initial" else "adjusted").inc()
+        for kind, label in (("initial", "assessed"), ("adjustment", "adjusted"), ("stale", "stale")):
+            if outcomes[kind]:
+                metrics.DECLARATIONS.labels(label).inc(outcomes[kind])
         return effects
 
     @staticmethod

@@ -1,0 +1,51 @@
+"""A collection service killed mid-stream loses nothing and assesses nothing twice after restart."""
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+
+import pytest
+
+from schemas.envelope import encode
+from tests.integration.collection.conftest import BUSINESS_DATE, declaration
+from tests.kafka_helpers import publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+COUNT = 6000
+
+
+async def test_a_crash_mid_stream_neither_loses_nor_duplicates_an_assessment(isolated):
+    envelopes = [declaration(worker=f"{i:010d}", employer=f"DN{i % 40:04d}") for i in range(COUNT)]
+    service = isolated.start_service("collection", ANSINH_BUSINESS_DATE=BUSINESS_DATE, ANSINH_BATCH_SIZE="300")
+    topic = isolated.topic("collection.declarations")
+    await publish(isolated.bootstrap, topic, [(e["payload"]["employer_code"].encode(), encode(e)) for e in envelopes])
+    conn_settings = isolated.service("collection")
+    import asyncpg
+    conn = await asyncpg.connect(conn_settings.service_database_url)
+    try:
+        for _ in range(200):  # kill it once some, not all, are committed
+            done = await conn.fetchval("SELECT count(*) FROM collection.assessments")
+            if done >= 300:
+                break
+            await asyncio.sleep(0.05)
+        service.proc.send_signal(signal.SIGKILL)
+        service.proc.wait(10)
+        assert done < COUNT, "the service finished before it could be killed; raise COUNT"
+        isolated.start_service("collection", ANSINH_BUSINESS_DATE=BUSINESS_DATE, ANSINH_BATCH_SIZE="300")
+        for _ in range(300):
+            if await conn.fetchval("SELECT count(*) FROM collection.assessments") == COUNT:
+                break
+            await asyncio.sleep(0.2)
+        assert await conn.fetchval("SELECT count(*) FROM collection.assessments") == COUNT
+        assert await conn.fetchval("SELECT count(*) FROM collection.inbox") == COUNT
+        owed = await conn.fetchval("SELECT sum(assessed) FROM collection.obligations")
+        assert owed == COUNT * 3_200_000  # each declaration counted exactly once in the obligations
+    finally:
+        await conn.close()
+    records = await read_topic(isolated.bootstrap, isolated.topic("collection.assessments"), COUNT, timeout=60,
+                               settle=1.0)
+    events = [json.loads(r.value) for r in records]
+    assert len({e["event_id"] for e in events}) == COUNT  # an event may be re-sent, never re-made
+    assert len({e["payload"]["worker_code"] for e in events}) == COUNT
