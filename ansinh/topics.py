@@ -31,7 +31,7 @@ def planned(prefix: str = "") -> list[PhysicalTopic]:
 
 async def admin_client(bootstrap: str, attempts: int = 60) -> AIOKafkaAdminClient:
     """An admin client, retrying while the broker finishes starting."""
-    for attempt in range(attempts):
+    for _ in range(attempts):
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
         try:
             await admin.start()

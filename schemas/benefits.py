@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, StringConstraints
 
 from schemas.base import (AccountNumber, BankBin, CitizenId, Identifier, InsuranceCode, Message, Name, Part,
-                          Period, Vnd)
+                          Period)
 
 BenefitType = Literal["old_age_pension", "survivor_allowance", "accident_disease_allowance",
                       "unemployment_benefit", "sickness_allowance", "maternity_allowance", "funeral_allowance"]

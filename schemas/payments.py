@@ -1,7 +1,7 @@
 """Messages between the payment service, banks and Vietnam Post paying offices."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field

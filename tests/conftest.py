@@ -1,7 +1,6 @@
 """Fixtures: the real platform (started once), and per-test isolation by topic prefix and database."""
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -9,7 +8,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -17,7 +15,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ansinh.settings import REPO_ROOT, PlatformSettings, ServiceSettings
-from ansinh.topics import ensure_topics, planned
+from ansinh.topics import ensure_topics
 
 
 @pytest.fixture(scope="session")
