@@ -14,7 +14,7 @@ from typing import Callable
 import asyncpg
 import faust
 import mode
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -23,6 +23,7 @@ from ansinh.errors import DecodeError
 from ansinh.database import create_pool, prepare_schema
 from ansinh.decoding import Decoder
 from ansinh.dlq import DeadLetters, RawMessage
+from ansinh.lag import lag_of
 from ansinh.metrics import CONSUMER_LAG, READY
 from ansinh.outbox import OutboxRelay, new_producer
 from ansinh.settings import ServiceSettings
@@ -90,17 +91,8 @@ class ServiceRuntime(mode.Service):
         try:
             while True:
                 try:
-                    committed = {}
-                    for group in set(self.consumed_topics.values()):
-                        committed.update(await admin.list_consumer_group_offsets(group))
-                    for logical in self.consumed_topics:
-                        physical = s.topic(logical)
-                        parts = probe.partitions_for_topic(physical) or set()
-                        tps = [TopicPartition(physical, p) for p in parts]
-                        ends = await probe.end_offsets(tps) if tps else {}
-                        lag = sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
-                                  for tp, end in ends.items())
-                        CONSUMER_LAG.labels(s.service, logical).set(lag)
+                    for logical, group in self.consumed_topics.items():
+                        CONSUMER_LAG.labels(s.service, logical).set(await lag_of(admin, probe, group, s.topic(logical)))
                 except Exception as exc:  # noqa: BLE001 - a metric must never take the service down
                     log.debug("lag monitor: %r", exc)
                 await asyncio.sleep(10)

@@ -73,3 +73,31 @@ async def test_an_envelope_round_trips_through_kafka_unchanged(isolated):
     assert decoded.envelope.producer == "participant-registry"
     assert record.key == b"0123456789"
     assert len(planned(isolated.prefix)) == len(CATALOGUE) + sum(1 for s in CATALOGUE if s.dlq)
+
+
+async def test_consumer_lag_counts_what_a_group_has_not_committed(isolated):
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from ansinh.lag import lag_of
+
+    topic = isolated.topic("payments.cash-status")
+    await publish(isolated.bootstrap, topic, [(b"office-1", b"m%d" % i) for i in range(7)])
+    admin = AIOKafkaAdminClient(bootstrap_servers=isolated.bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=isolated.bootstrap)
+    await admin.start()
+    await probe.start()
+    reader = AIOKafkaConsumer(topic, bootstrap_servers=isolated.bootstrap, group_id="lag-test",
+                              auto_offset_reset="earliest", enable_auto_commit=False)
+    await reader.start()
+    try:
+        assert await lag_of(admin, probe, "lag-test", topic) == 7
+        records = []
+        while len(records) < 3:
+            for part in (await reader.getmany(timeout_ms=500, max_records=3 - len(records))).values():
+                records += part
+        await reader.commit({TopicPartition(topic, r.partition): r.offset + 1 for r in records})
+        assert await lag_of(admin, probe, "lag-test", topic) == 4
+    finally:
+        await reader.stop()
+        await probe.stop()
+        await admin.close()
