@@ -7,6 +7,7 @@
     ansinh services start|stop|status  all four services in the background
     ansinh outbox flush SERVICE        publish a service's pending outbox events
     ansinh outbox relay SERVICE        run a service's outbox relay as its own process
+    ansinh dlq show|replay TOPIC       a topic's dead letters, with reasons; replay after a fix
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
 """
@@ -127,6 +128,24 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from ansinh.dlq_admin import read_dead_letters, replay
+
+    settings = PlatformSettings()
+    dlq = settings.topic(args.topic.removesuffix(".dlq") + ".dlq")
+    letters = asyncio.run(read_dead_letters(settings.kafka_bootstrap, dlq, args.from_offset, args.limit))
+    if args.action == "show":
+        table = Table("offset", "key", "error", "reason", "failed at", title=f"{dlq}: {len(letters)} shown")
+        for letter in letters:
+            table.add_row(str(letter.offset), (letter.key or b"").decode(errors="replace"), letter.error_class,
+                          letter.reason, letter.headers.get("dlq.failed_at", ""))
+        console.print(table)
+        return 0
+    replayed = asyncio.run(replay(settings.kafka_bootstrap, dlq, letters))
+    console.print(f"replayed {replayed} messages from {dlq} to their source topic")
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas import generate
 
@@ -161,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["flush", "relay"])
     p.add_argument("service", choices=SERVICES)
     p.set_defaults(func=cmd_outbox)
+    p = sub.add_parser("dlq", help="show or replay a topic's dead letters")
+    p.add_argument("action", choices=["show", "replay"])
+    p.add_argument("topic", help="the source topic, e.g. collection.declarations")
+    p.add_argument("--from-offset", type=int, default=0, help="start at this DLQ offset")
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(func=cmd_dlq)
     p = sub.add_parser("schemas", help="generate or check contract files")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=cmd_schemas)
