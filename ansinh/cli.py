@@ -49,10 +49,19 @@ def cmd_platform(args: argparse.Namespace) -> int:
         console.print("Kafka stopped" if kafka.stop_kafka(settings) else "Kafka was not running (here)")
         console.print("PostgreSQL stopped" if postgres.stop_postgres(settings) else "local PostgreSQL was not running")
         return 0
+    from ansinh.platform.procs import port_open
+    from ansinh.processes import probe
+    from ansinh.settings import DEFAULT_WEB_PORTS
+
+    state = lambda ok: "[green]up[/]" if ok else "[red]down[/]"  # noqa: E731
     table = Table("component", "where", "state")
-    table.add_row("Kafka", settings.kafka_bootstrap, "up" if kafka.kafka_running(settings) else "down")
-    table.add_row("PostgreSQL", settings.database_url.split("@")[-1],
-                  "up" if postgres.reachable(settings.database_url) else "down")
+    table.add_row("Kafka", settings.kafka_bootstrap, state(kafka.kafka_running(settings)))
+    table.add_row("PostgreSQL", settings.database_url.split("@")[-1], state(postgres.reachable(settings.database_url)))
+    table.add_row("Prometheus", f"http://127.0.0.1:{prometheus.PORT}", state(port_open("127.0.0.1", prometheus.PORT)))
+    for service in SERVICES:
+        answer = probe(service)
+        table.add_row(service, f"http://127.0.0.1:{DEFAULT_WEB_PORTS[service]}",
+                      "[green]ready[/]" if answer and answer.get("ready") else state(False))
     console.print(table)
     return 0
 
