@@ -26,7 +26,7 @@ class PlatformSettings(BaseSettings):
     kafka_bootstrap: str = ""  # empty: the embedded broker on 127.0.0.1:<kafka_port>
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
-    kafka_version: str = "4.1.1"
+    kafka_version: str = "4.4.0"
     pg_port: int = 54329
     # The superuser URL used for migrations and role management; DATABASE_URL wins when reachable.
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
