@@ -72,6 +72,12 @@ def terms(law: Law, period: Period, region: int, reduced_accident_rate: bool) ->
                  caps.unemployment_minimum_wage_multiple * floor, due_date(law, period), tuple(rates))
 
 
+@lru_cache(maxsize=4096)
+def _rates_for(t: Terms, funds: tuple[str, ...]) -> tuple[tuple[str, str, int, bool], ...]:
+    """The rates of the funds a worker is in: (fund, party, basis points, assessed on the unemployment base)."""
+    return tuple((fund, party, bps, fund == "unemployment") for fund, party, bps in t.rates if fund in funds)
+
+
 def assess(law: Law, declaration: Declaration) -> Assessment:
     """The contribution owed per fund and party for one declaration (``check_declaration`` first)."""
     t = terms(law, declaration.period, declaration.region, declaration.reduced_accident_rate)
@@ -79,8 +85,9 @@ def assess(law: Law, declaration: Declaration) -> Assessment:
     social_base = min(floored, t.social_cap)
     unemployment_base = min(floored, t.unemployment_cap)
     funds = declaration.funds
-    lines = tuple((fund, party, round_half_up(unemployment_base if fund == "unemployment" else social_base, bps))
-                  for fund, party, bps in t.rates if fund in funds)
+    # round_half_up, inlined: this line runs eight times per declaration, twenty million times a month.
+    lines = tuple([(fund, party, ((unemployment_base if on_unemployment else social_base) * bps + 5000) // 10000)
+                   for fund, party, bps, on_unemployment in _rates_for(t, funds)])
     in_unemployment = "unemployment" in funds
     cap_applied = floored > t.social_cap or (in_unemployment and floored > t.unemployment_cap)
     return Assessment(
