@@ -29,6 +29,8 @@ class BulkSource(mode.Service):
         super().__init__(**kwargs)
         self.runtime, self.logical_topic, self.batch_consumer = runtime, logical_topic, batch_consumer
         self.consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+        self._drained = asyncio.Event()
 
     @property
     def group_id(self) -> str:
@@ -44,6 +46,12 @@ class BulkSource(mode.Service):
         self.add_future(self._consume())
 
     async def on_stop(self) -> None:
+        """Stop fetching, let the in-flight transaction finish and its offsets be committed, then leave."""
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout=30)
+        except asyncio.TimeoutError:
+            log.warning("%s: in-flight batch did not finish in 30 s; it will be redelivered", self.logical_topic)
         if self.consumer is not None:
             await self.consumer.stop()
 
@@ -52,11 +60,14 @@ class BulkSource(mode.Service):
         of N only after its transaction committed."""
         from ansinh.service import until_done
 
-        await self.runtime.ready.wait()
         window_ms = max(1, int(self.runtime.settings.batch_window_s * 1000))
         in_flight: tuple[asyncio.Task, dict[TopicPartition, int]] | None = None
         try:
-            while not self.should_stop:
+            waits = [asyncio.ensure_future(self.runtime.ready.wait()), asyncio.ensure_future(self._stopping.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            while not self._stopping.is_set():
                 fetched = await self._fetch(window_ms)
                 records = [r for part in fetched.values() for r in part]
                 accepted = None
@@ -71,9 +82,10 @@ class BulkSource(mode.Service):
                     task = asyncio.create_task(until_done(lambda a=accepted: self.batch_consumer.apply(a),
                                                           self.logical_topic, len(records)))
                     in_flight = (task, {tp: part[-1].offset + 1 for tp, part in fetched.items() if part})
+            if in_flight is not None:  # stopping: let the last transaction finish and record it
+                await self._finish(in_flight)
         finally:
-            if in_flight is not None:  # stopping: let the transaction finish and record it
-                await asyncio.shield(self._finish(in_flight))
+            self._drained.set()
 
     async def _fetch(self, window_ms: int):
         try:

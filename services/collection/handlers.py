@@ -75,7 +75,8 @@ class Collection:
             new = await inbox.claim(conn, SCHEMA, "collection.declarations", [c.event_id for c, _, _ in accepted])
             fresh = [(c, a, i) for c, a, i in accepted if c.event_id in new]
             new.clear()  # a duplicate inside the batch counts once
-            metrics.DECLARATIONS.labels("duplicate").inc(len(accepted) - len(fresh))
+            if len(accepted) > len(fresh):
+                metrics.DECLARATIONS.labels("duplicate").inc(len(accepted) - len(fresh))
             effects = await self._assess(conn, fresh)
             await repo.save_assessments(conn, list(effects.assessments.values()))
             released = await repo.add_to_obligations(conn, effects.deltas)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 
 import pytest
@@ -49,3 +50,33 @@ async def test_a_crash_mid_stream_neither_loses_nor_duplicates_an_assessment(iso
     events = [json.loads(r.value) for r in records]
     assert len({e["event_id"] for e in events}) == COUNT  # an event may be re-sent, never re-made
     assert len({e["payload"]["worker_code"] for e in events}) == COUNT
+
+
+async def test_a_graceful_stop_commits_what_was_processed_so_a_restart_reads_nothing_twice(isolated):
+    import asyncpg
+
+    first = [declaration(worker=f"{i:010d}") for i in range(500)]
+    service = isolated.start_service("collection", ANSINH_BUSINESS_DATE=BUSINESS_DATE)
+    topic = isolated.topic("collection.declarations")
+    await publish(isolated.bootstrap, topic, [(b"DN0001", encode(e)) for e in first])
+    conn = await asyncpg.connect(isolated.service("collection").service_database_url)
+    try:
+        for _ in range(150):
+            if await conn.fetchval("SELECT count(*) FROM collection.assessments") == 500:
+                break
+            await asyncio.sleep(0.2)
+        service.stop()  # SIGTERM
+        assert service.proc.returncode is not None
+        again = isolated.start_service("collection", ANSINH_BUSINESS_DATE=BUSINESS_DATE)
+        await publish(isolated.bootstrap, topic, [(b"DN0001", encode(declaration(worker="9999999999")))])
+        for _ in range(150):
+            if await conn.fetchval("SELECT count(*) FROM collection.assessments") == 501:
+                break
+            await asyncio.sleep(0.2)
+        assert await conn.fetchval("SELECT count(*) FROM collection.assessments") == 501
+    finally:
+        await conn.close()
+    _, metrics = again.get("/metrics")
+    assert b'collection_declarations_total{outcome="assessed"} 1.0' in metrics
+    duplicates = re.search(rb'collection_declarations_total\{outcome="duplicate"\} ([0-9.]+)', metrics)
+    assert duplicates is None or float(duplicates.group(1)) == 0  # the restarted service re-read nothing
