@@ -38,9 +38,23 @@ def message_schema(message: type[Message]) -> dict:
     envelope["properties"]["payload"] = payload
     if defs:
         envelope["$defs"] = defs
+    _asyncapi_discriminators(envelope)
     envelope["$id"] = f"https://ansinh.org/schemas/{file_name(message)}"
     envelope["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return envelope
+
+
+def _asyncapi_discriminators(node) -> None:
+    """pydantic writes OpenAPI's ``discriminator`` object; AsyncAPI schemas want the property name (plain
+    JSON Schema ignores the keyword either way)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("discriminator"), dict):
+            node["discriminator"] = node["discriminator"]["propertyName"]
+        for value in node.values():
+            _asyncapi_discriminators(value)
+    elif isinstance(node, list):
+        for value in node:
+            _asyncapi_discriminators(value)
 
 
 def asyncapi_document() -> dict:
