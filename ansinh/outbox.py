@@ -86,6 +86,7 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
+        self._partition_of: dict[tuple[str, bytes], int] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set; waits on NOTIFY (or 1 s) when there is nothing to do."""
@@ -144,7 +145,12 @@ class OutboxRelay:
             partitions = self._partitions.get(topic)
             if partitions is None:
                 partitions = self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
-            partition = self._partitioner(row["key"], partitions, partitions)
+            partition = self._partition_of.get((topic, row["key"]))
+            if partition is None:  # murmur2 in Python costs ~2 us; keys (employers, banks) repeat
+                if len(self._partition_of) > 200_000:
+                    self._partition_of.clear()
+                partition = self._partition_of[(topic, row["key"])] = self._partitioner(row["key"], partitions,
+                                                                                        partitions)
             headers = [(k, str(v).encode()) for k, v in orjson.loads(row["headers"]).items()] if row["headers"] else []
             current = batches.get((topic, partition))
             if current is None:

@@ -36,7 +36,8 @@ class _Effects:
     """What one transaction writes besides the inbox: rows, obligation deltas, events."""
 
     assessments: dict[tuple, tuple] = field(default_factory=dict)
-    deltas: dict[tuple[str, Period, str], tuple[int, date]] = field(default_factory=dict)
+    # (employer, first day of the period, fund) -> [amount, due date]; dates hash in C, Periods do not
+    deltas: dict[tuple[str, date, str], list] = field(default_factory=dict)
     flags: list[tuple] = field(default_factory=list)
     events: list[outbox.OutboxMessage] = field(default_factory=list)
 
@@ -155,10 +156,15 @@ class Collection:
 
     @staticmethod
     def _add_deltas(effects: _Effects, assessment: Assessment, delta) -> None:
+        deltas, employer, day, due = effects.deltas, assessment.employer_code, assessment.period.first_day, \
+            assessment.due_date
         for fund, _, amount in delta:
-            key = (assessment.employer_code, assessment.period, fund)
-            before = effects.deltas.get(key, (0, assessment.due_date))[0]
-            effects.deltas[key] = (before + amount, assessment.due_date)
+            entry = deltas.get((employer, day, fund))
+            if entry is None:
+                deltas[(employer, day, fund)] = [amount, due]
+            else:
+                entry[0] += amount
+                entry[1] = due
 
     @staticmethod
     def _count_amounts(deltas: dict) -> None:

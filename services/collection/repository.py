@@ -56,7 +56,7 @@ def assessment_row(a: Assessment, worker_name: str, citizen_id: str, funds: Iter
             orjson.dumps(a.lines).decode(), a.total)
 
 
-async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, Period, str], tuple[int, date]]
+async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, date, str], list]
                              ) -> list[tuple[str, Period, str, int]]:
     """Add assessed deltas; where a reduction leaves more paid than owed, release the excess (returned).
 
@@ -92,7 +92,7 @@ async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, P
 
 
 def _columns(items):
-    return ([k[0] for k, _ in items], [k[1].first_day for k, _ in items], [k[2] for k, _ in items],
+    return ([k[0] for k, _ in items], [k[1] for k, _ in items], [k[2] for k, _ in items],
             [v[0] for _, v in items], [v[1] for _, v in items])
 
 
