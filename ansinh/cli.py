@@ -31,7 +31,7 @@ def cmd_platform(args: argparse.Namespace) -> int:
 
     settings = PlatformSettings()
     if args.action == "up":
-        with console.status("Resolving Kafka jars and starting the broker (first run downloads ~60 MB)..."):
+        with console.status("Resolving Kafka jars and starting the broker (first run downloads ~45 MB)..."):
             console.print(f"[green]✓[/] {kafka.start_kafka(settings)}")
         with console.status("Starting PostgreSQL..."):
             console.print(f"[green]✓[/] {postgres.start_postgres(settings)}")
