@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -91,12 +92,7 @@ class BatchConsumer:
     async def _handle(self, batch: Sequence[Incoming], prepared: Any = None) -> None:
         try:
             refused = await self._with_transient_retry(batch, prepared) or ()
-            for item, error in refused:
-                token = correlation_id.set(str(item.envelope.correlation_id))
-                try:
-                    await self.dead_letters.route(item.raw, str(error), type(error).__name__)
-                finally:
-                    correlation_id.reset(token)
+            await self._refuse(refused)
             CONSUMED.labels(self.service, self.topic, "processed").inc(len(batch) - len(refused))
         except Exception as exc:  # noqa: BLE001 - any failure of a batch: isolate the bad message
             if len(batch) == 1:
@@ -119,12 +115,15 @@ class BatchConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
 
+    async def _refuse(self, refused: Rejections) -> None:
+        """Dead-letter what a handler refused, each logged under its own correlation id."""
+        for item, error in refused:
+            with _correlated(item):
+                await self.dead_letters.route(item.raw, str(error), type(error).__name__)
+
     async def _handle_one_failed(self, item: Incoming, exc: Exception) -> None:
-        token = correlation_id.set(str(item.envelope.correlation_id))
-        try:
+        with _correlated(item):
             await self._retry_or_dead_letter(item, exc)
-        finally:
-            correlation_id.reset(token)
 
     async def _retry_or_dead_letter(self, item: Incoming, exc: Exception) -> None:
         if isinstance(exc, PermanentError):
@@ -132,8 +131,7 @@ class BatchConsumer:
             return
         for attempt in range(2, UNEXPECTED_ATTEMPTS + 1):
             try:
-                for refused, error in await self._with_transient_retry([item]) or ():
-                    await self.dead_letters.route(refused.raw, str(error), type(error).__name__)
+                await self._refuse(await self._with_transient_retry([item]) or ())
                 CONSUMED.labels(self.service, self.topic, "processed").inc()
                 return
             except Exception as again:  # noqa: BLE001
@@ -145,3 +143,13 @@ class BatchConsumer:
         log.exception("handler failed permanently for %s", item.envelope.event_id, exc_info=exc)
         reason = str(exc) if isinstance(exc, PermanentError) else f"handler failed: {type(exc).__name__}: {exc}"
         await self.dead_letters.route(item.raw, reason, type(exc).__name__)
+
+
+@contextmanager
+def _correlated(item: Incoming):
+    """Logs written inside carry ``item``'s correlation id."""
+    token = correlation_id.set(str(item.envelope.correlation_id))
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
