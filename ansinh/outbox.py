@@ -24,7 +24,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from ansinh import failpoints
 from ansinh.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from schemas.base import Message
-from schemas.envelope import encode_event
+from schemas.envelope import envelope_head
 
 log = logging.getLogger("ansinh.outbox")
 
@@ -41,24 +41,21 @@ class OutboxMessage:
 def event(topic: str, key: str, message: Message, producer: str, *, correlation_id: UUID | None = None,
           causation_id: UUID | None = None, event_id: UUID | None = None) -> OutboxMessage:
     """Wrap ``message`` in an envelope for ``topic`` (a catalogue name; the relay adds any prefix)."""
-    eid = event_id or uuid4()
-    value = encode_event(message, producer, event_id=eid, correlation_id=correlation_id, causation_id=causation_id)
-    return OutboxMessage(eid, topic, key.encode(), value,
-                         {"type": message.event_type, "correlation_id": str(correlation_id or eid)})
+    return event_from_dict(topic, key, type(message), message.model_dump(mode="json"), producer,
+                           correlation_id=correlation_id, causation_id=causation_id, event_id=event_id)
 
 
 def event_from_dict(topic: str, key: str, message_type: type[Message], payload: dict, producer: str, *,
                     correlation_id: UUID | None = None, causation_id: UUID | None = None,
-                    occurred_at: str | None = None) -> OutboxMessage:
+                    event_id: UUID | None = None, occurred_at: str | None = None) -> OutboxMessage:
     """Like ``event`` for hot paths: ``payload`` is a plain dict shaped like ``message_type`` (one orjson
     call, no model validation; the caller's tests must decode what it builds with the model)."""
-    eid = uuid4()
-    cid = str(correlation_id or eid)
-    value = orjson.dumps({
-        "event_id": str(eid), "type": message_type.event_type, "schema_version": message_type.schema_version,
-        "occurred_at": occurred_at or datetime.now(timezone.utc).isoformat(), "producer": producer,
-        "correlation_id": cid, "causation_id": str(causation_id) if causation_id else None, "payload": payload})
-    return OutboxMessage(eid, topic, key.encode(), value, {"type": message_type.event_type, "correlation_id": cid})
+    eid = event_id or uuid4()
+    envelope = envelope_head(message_type.event_type, message_type.schema_version, producer, event_id=eid,
+                             correlation_id=correlation_id, causation_id=causation_id, occurred_at=occurred_at)
+    envelope["payload"] = payload
+    return OutboxMessage(eid, topic, key.encode(), orjson.dumps(envelope),
+                         {"type": message_type.event_type, "correlation_id": envelope["correlation_id"]})
 
 
 async def append(conn: asyncpg.Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:

@@ -33,39 +33,33 @@ class Envelope(BaseModel):
     payload: dict[str, Any]
 
 
+def envelope_head(event_type: str, schema_version: int, producer: str, *, event_id: UUID,
+                  correlation_id: UUID | None = None, causation_id: UUID | None = None,
+                  occurred_at: datetime | str | None = None) -> dict[str, Any]:
+    """Every envelope field but the payload, JSON-ready (``occurred_at`` may come as an ISO string)."""
+    if not isinstance(occurred_at, str):
+        occurred_at = (occurred_at or datetime.now(timezone.utc)).isoformat()
+    return {
+        "event_id": str(event_id),
+        "type": event_type,
+        "schema_version": schema_version,
+        "occurred_at": occurred_at,
+        "producer": producer,
+        "correlation_id": str(correlation_id or event_id),
+        "causation_id": str(causation_id) if causation_id else None,
+    }
+
+
 def new_envelope(message: Message, producer: str, *, correlation_id: UUID | None = None,
                  causation_id: UUID | None = None, occurred_at: datetime | None = None,
                  event_id: UUID | None = None) -> dict[str, Any]:
     """Build the JSON-ready envelope of ``message`` (a dict, so encoding happens once)."""
-    eid = event_id or uuid4()
-    return {
-        "event_id": str(eid),
-        "type": message.event_type,
-        "schema_version": message.schema_version,
-        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
-        "producer": producer,
-        "correlation_id": str(correlation_id or eid),
-        "causation_id": str(causation_id) if causation_id else None,
-        "payload": message.model_dump(mode="json"),
-    }
+    head = envelope_head(message.event_type, message.schema_version, producer, event_id=event_id or uuid4(),
+                         correlation_id=correlation_id, causation_id=causation_id, occurred_at=occurred_at)
+    return {**head, "payload": message.model_dump(mode="json")}
 
 
 def encode(envelope: dict[str, Any]) -> bytes:
     import json
 
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def encode_event(message: Message, producer: str, *, event_id: UUID, correlation_id: UUID | None = None,
-                 causation_id: UUID | None = None, occurred_at: datetime | None = None) -> bytes:
-    """The same bytes as ``encode(new_envelope(...))``, built without an intermediate dict (hot paths)."""
-    import json
-
-    head = {
-        "event_id": str(event_id), "type": message.event_type, "schema_version": message.schema_version,
-        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(), "producer": producer,
-        "correlation_id": str(correlation_id or event_id),
-        "causation_id": str(causation_id) if causation_id else None,
-    }
-    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
-    return prefix + b',"payload":' + message.__pydantic_serializer__.to_json(message) + b"}"

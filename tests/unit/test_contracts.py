@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 from pydantic import ValidationError
@@ -118,14 +117,18 @@ def test_declarations_with_malformed_fields_are_rejected(field, value):
         declaration(**{field: value})
 
 
-def test_the_fast_event_encoder_produces_the_same_envelope_as_the_generic_one():
+def test_an_outbox_event_carries_the_same_envelope_as_the_generic_builder():
     import uuid
-    from datetime import timezone
 
-    from schemas.envelope import encode_event
+    from ansinh import outbox
 
-    message, eid, cid = declaration(), uuid.uuid4(), uuid.uuid4()
-    at = datetime(2025, 7, 1, 8, 30, tzinfo=timezone.utc)
-    fast = encode_event(message, "collection", event_id=eid, correlation_id=cid, occurred_at=at)
-    assert fast == encode(new_envelope(message, "collection", event_id=eid, correlation_id=cid, occurred_at=at))
-    assert Decoder((SalaryDeclared,)).decode(raw(fast)).message == message
+    message, eid, cid, cause = declaration(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    built = outbox.event("collection.declarations", "DN0001", message, "collection", event_id=eid,
+                         correlation_id=cid, causation_id=cause)
+    generic = new_envelope(message, "collection", event_id=eid, correlation_id=cid, causation_id=cause)
+    sent = json.loads(built.value)
+    assert {k: v for k, v in sent.items() if k != "occurred_at"} == {
+        k: v for k, v in generic.items() if k != "occurred_at"}
+    decoded = Decoder((SalaryDeclared,)).decode(raw(built.value))
+    assert decoded.message == message and decoded.envelope.occurred_at.tzinfo is not None
+    assert built.headers == {"type": "SalaryDeclared", "correlation_id": str(cid)}
