@@ -25,16 +25,13 @@ log = logging.getLogger("ansinh.bulk")
 
 
 class BulkSource(mode.Service):
-    def __init__(self, runtime, logical_topic: str, batch_consumer: BatchConsumer, **kwargs):
+    def __init__(self, runtime, logical_topic: str, group_id: str, batch_consumer: BatchConsumer, **kwargs):
         super().__init__(**kwargs)
         self.runtime, self.logical_topic, self.batch_consumer = runtime, logical_topic, batch_consumer
+        self.group_id = group_id
         self.consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self._drained = asyncio.Event()
-
-    @property
-    def group_id(self) -> str:
-        return f"{self.runtime.settings.app_id}.{self.logical_topic}"
 
     async def on_start(self) -> None:
         s = self.runtime.settings

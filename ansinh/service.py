@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
+from contextlib import asynccontextmanager
 from typing import Callable
 
 import asyncpg
@@ -165,7 +167,7 @@ def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler
         from ansinh.bulk import BulkSource
 
         group = f"{settings.app_id}.{logical_topic}"
-        app.add_dependency(BulkSource(runtime, logical_topic,
+        app.add_dependency(BulkSource(runtime, logical_topic, group,
                                       runtime.batch_consumer(logical_topic, handler, group, on_undecodable,
                                                              prepare)))
         return
@@ -225,36 +227,34 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
                  quiet=True).execute_from_commandline()
 
 
-async def run_relay(settings: ServiceSettings) -> None:
-    """Run a service's outbox relay on its own (``ansinh outbox relay SERVICE``) until interrupted."""
-    await prepare_schema(settings)  # the relay may start before the service has migrated
+@asynccontextmanager
+async def _standalone_relay(settings: ServiceSettings):
+    """A service's outbox relay outside the service process, with its own pool and producer."""
     pool = await create_pool(settings)
     producer = new_producer(settings.kafka_bootstrap)
     await producer.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    import signal
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
     try:
-        await OutboxRelay(pool, settings.schema, producer, settings.topic, settings.service).run(stopping)
+        yield OutboxRelay(pool, settings.schema, producer, settings.topic, settings.service)
     finally:
         await producer.stop()
         await pool.close()
+
+
+async def run_relay(settings: ServiceSettings) -> None:
+    """Run a service's outbox relay on its own (``ansinh outbox relay SERVICE``) until interrupted."""
+    await prepare_schema(settings)  # the relay may start before the service has migrated
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    async with _standalone_relay(settings) as relay:
+        await relay.run(stopping)
 
 
 async def flush_outbox(settings: ServiceSettings) -> int:
     """Publish everything pending in a service's outbox, then return how many were published."""
-    pool = await create_pool(settings)
-    producer = new_producer(settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        relay = OutboxRelay(pool, settings.schema, producer, settings.topic, settings.service)
-        total = 0
+    total = 0
+    async with _standalone_relay(settings) as relay:
         while published := await relay.publish_pending():
             total += published
-        return total
-    finally:
-        await producer.stop()
-        await pool.close()
+    return total

@@ -60,9 +60,6 @@ class Collection:
         self.pool_of, self.law, self.business_date = pool_of, law, business_date
 
     # ---- declarations -------------------------------------------------------------------------
-    async def handle_declarations(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, PermanentError]]:
-        return await self.apply_declarations(self.prepare_declarations(batch))
-
     def prepare_declarations(self, batch: Sequence[Incoming]) -> "Checked":
         """The pure half: translate, check and assess every declaration (no I/O)."""
         return Checked(*self._check_declarations(batch))
