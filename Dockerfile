@@ -1,8 +1,12 @@
 # One image for every ansinh service; the command picks the service (python -m services.<name>).
+# It holds the service runtime and the operator tools (migrate/provision, dlq, outbox), never the local
+# development platform (ansinh/devplatform: it installs OS packages and runs servers from jars).
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY ansinh ansinh
+COPY ansinh/__init__.py ansinh/cli.py ansinh/
+COPY ansinh/runtime ansinh/runtime
+COPY ansinh/ops ansinh/ops
 COPY schemas schemas
 COPY services services
 RUN pip install --no-cache-dir .

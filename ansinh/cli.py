@@ -1,4 +1,5 @@
-"""``ansinh``: everything an operator does, from one command.
+"""``ansinh``: everything an operator does, from one command (the composition root: operator commands
+live in ``ansinh.ops``, the local platform and the demo in ``ansinh.devplatform``, imported only when used).
 
     ansinh platform up|down|status     the local Kafka (KRaft) and PostgreSQL
     ansinh topics create|list          the topic catalogue, DLQ twins included
@@ -20,54 +21,19 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from ansinh.settings import SERVICES, PlatformSettings, ServiceSettings
+from ansinh.runtime.settings import SERVICES, PlatformSettings, ServiceSettings
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def cmd_platform(args: argparse.Namespace) -> int:
-    from ansinh.platform import kafka, postgres, prometheus
-    from ansinh.topics import ensure_topics
+    from ansinh.devplatform import platform
 
-    settings = PlatformSettings()
-    if args.action == "up":
-        with console.status("Resolving Kafka jars and starting the broker (first run downloads ~45 MB)..."):
-            console.print(f"[green]✓[/] {kafka.start_kafka(settings)}")
-        with console.status("Starting PostgreSQL..."):
-            console.print(f"[green]✓[/] {postgres.start_postgres(settings)}")
-        created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
-        console.print(f"[green]✓[/] topics: {len(created)} created, catalogue complete")
-        console.print(f"[green]✓[/] {prometheus.start_prometheus(settings)}")
-        return 0
-    if args.action == "down":
-        from ansinh.processes import stop_service
-
-        for service in SERVICES:
-            if stop_service(settings, service):
-                console.print(f"stopped {service}")
-        prometheus.stop_prometheus(settings)
-        console.print("Kafka stopped" if kafka.stop_kafka(settings) else "Kafka was not running (here)")
-        console.print("PostgreSQL stopped" if postgres.stop_postgres(settings) else "local PostgreSQL was not running")
-        return 0
-    from ansinh.platform.procs import port_open
-    from ansinh.processes import probe
-    from ansinh.settings import DEFAULT_WEB_PORTS
-
-    state = lambda ok: "[green]up[/]" if ok else "[red]down[/]"  # noqa: E731
-    table = Table("component", "where", "state")
-    table.add_row("Kafka", settings.kafka_bootstrap, state(kafka.kafka_running(settings)))
-    table.add_row("PostgreSQL", settings.database_url.split("@")[-1], state(postgres.reachable(settings.database_url)))
-    table.add_row("Prometheus", f"http://127.0.0.1:{prometheus.PORT}", state(port_open("127.0.0.1", prometheus.PORT)))
-    for service in SERVICES:
-        answer = probe(service)
-        table.add_row(service, f"http://127.0.0.1:{DEFAULT_WEB_PORTS[service]}",
-                      "[green]ready[/]" if answer and answer.get("ready") else state(False))
-    console.print(table)
-    return 0
+    return getattr(platform, args.action)(console)
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from ansinh.topics import ensure_topics, list_topics
+    from ansinh.ops.topics import ensure_topics, list_topics
 
     settings = PlatformSettings()
     if args.action == "create":
@@ -80,7 +46,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from ansinh.database import prepare_schema
+    from ansinh.runtime.database import prepare_schema
 
     for service in args.services or SERVICES:
         applied = asyncio.run(prepare_schema(ServiceSettings(service=service)))
@@ -97,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_services(args: argparse.Namespace) -> int:
-    from ansinh.processes import start_service, stop_service, wait_ready
+    from ansinh.ops.processes import health_table, start_service, stop_service, wait_ready
 
     settings = PlatformSettings()
     if args.action == "start":
@@ -109,25 +75,12 @@ def cmd_services(args: argparse.Namespace) -> int:
         return 0
     with console.status("Waiting for the services to be ready..."):
         status = wait_ready(timeout=120 if args.action == "start" else 3)
-    return _print_health(status)
-
-
-def _print_health(status: dict[str, bool]) -> int:
-    from ansinh.processes import probe
-    from ansinh.settings import DEFAULT_WEB_PORTS
-
-    table = Table("service", "health", "ready", "metrics")
-    for service, ok in status.items():
-        port = DEFAULT_WEB_PORTS[service]
-        alive = probe(service, "/health") is not None
-        table.add_row(service, "[green]alive[/]" if alive else "[red]down[/]",
-                      "[green]ready[/]" if ok else "[red]not ready[/]", f"http://127.0.0.1:{port}/metrics")
-    console.print(table)
+    console.print(health_table(status))
     return 0 if all(status.values()) else 1
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from ansinh.service import flush_outbox, run_relay
+    from ansinh.runtime.service import flush_outbox, run_relay
 
     if args.action == "relay":
         asyncio.run(run_relay(ServiceSettings(service=args.service)))
@@ -138,7 +91,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from ansinh.dlq_admin import read_dead_letters, replay
+    from ansinh.ops.dlq_admin import read_dead_letters, replay
 
     settings = PlatformSettings()
     dlq = settings.topic(args.topic.removesuffix(".dlq") + ".dlq")
@@ -162,7 +115,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ansinh.demo import run_demo
+    from ansinh.devplatform.demo import run_demo
 
     return run_demo(console, args)
 

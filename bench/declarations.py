@@ -29,9 +29,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ansinh.platform import kafka, postgres
-from ansinh.settings import REPO_ROOT, PlatformSettings, ServiceSettings
-from ansinh.topics import ensure_topics
+from ansinh.devplatform import kafka, postgres
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings, ServiceSettings
+from ansinh.ops.topics import ensure_topics
 from schemas.collection import SalaryDeclared
 from schemas.envelope import encode, new_envelope
 

@@ -20,8 +20,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 
-from ansinh.platform import kafka
-from ansinh.settings import REPO_ROOT, PlatformSettings
+from ansinh.devplatform import kafka
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
 from bench.declarations import publish_all
 
 console = Console()

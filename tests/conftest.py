@@ -1,7 +1,9 @@
 """Fixtures: the real platform (started once), and per-test isolation by topic prefix and database."""
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,14 +16,20 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from ansinh.settings import REPO_ROOT, PlatformSettings, ServiceSettings
-from ansinh.topics import ensure_topics
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings, ServiceSettings
+from ansinh.ops.topics import ensure_topics
+
+
+# A token holding every role, given to the services the tests start; requests send it unless told otherwise.
+OPERATOR_TOKEN = secrets.token_hex(24)
+API_TOKENS = json.dumps([{"principal": "test-operator", "token": OPERATOR_TOKEN,
+                          "roles": ["personal_data:read", "suspense:read", "suspense:assign"]}])
 
 
 @pytest.fixture(scope="session")
 def platform() -> PlatformSettings:
     """Kafka and PostgreSQL, started by the platform code itself (idempotent: reuses running servers)."""
-    from ansinh.platform import kafka, postgres
+    from ansinh.devplatform import kafka, postgres
 
     settings = PlatformSettings()
     kafka.start_kafka(settings)
@@ -52,7 +60,7 @@ class Isolated:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"ANSINH_TOPIC_PREFIX": self.prefix, "DATABASE_URL": self.database_url,
-                    "ANSINH_LOG_LEVEL": "info"})
+                    "ANSINH_LOG_LEVEL": "info", "ANSINH_API_TOKENS": API_TOKENS})
         env.update(extra)
         return env
 
@@ -75,9 +83,19 @@ class RunningService:
     port: int
     log_path: str
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, token: str | None = OPERATOR_TOKEN) -> tuple[int, bytes]:
+        """GET ``path``, presenting ``token`` as a bearer token (None: no Authorization header)."""
+        return self.request("GET", path, token=token)
+
+    def request(self, method: str, path: str, body: dict | None = None,
+                token: str | None = OPERATOR_TOKEN) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+            with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import faust
 
-from ansinh.parking import skeleton
-from ansinh.service import ServiceRuntime, run_worker
+from ansinh.runtime.parking import skeleton
+from ansinh.runtime.service import ServiceRuntime, run_worker
 from services.arrears.settings import ArrearsSettings
 
 INPUTS = ('collection.assessments', 'collection.allocations')

@@ -1,5 +1,5 @@
 """Settings of the arrears service (environment variables prefixed ANSINH_)."""
-from ansinh.settings import ServiceSettings
+from ansinh.runtime.settings import ServiceSettings
 
 
 class ArrearsSettings(ServiceSettings):

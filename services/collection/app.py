@@ -5,8 +5,9 @@ import json
 
 import faust
 
-from ansinh.errors import DecodeError
-from ansinh.service import ServiceRuntime, build_app, consume, run_worker
+from ansinh.runtime import auth
+from ansinh.runtime.errors import DecodeError
+from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
 from services.collection import http, metrics
 from services.collection.domain.law import load_law
 from services.collection.handlers import Collection
@@ -39,7 +40,9 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
 def _routes(app: faust.App, runtime: ServiceRuntime) -> None:
     @app.page("/workers/{worker_code}/history")
     async def worker_history(web, request, worker_code):
-        return await _answer(web, runtime, lambda pool: http.worker_history(pool, worker_code))
+        # Personal data: only for callers holding a token with the role (401 without one, 403 without the role).
+        return await _answer(web, runtime, lambda pool: http.worker_history(pool, worker_code),
+                             request=request, role=auth.PERSONAL_DATA_READ)
 
     @app.page("/employers/{employer_code}/statement")
     async def employer_statement(web, request, employer_code):
@@ -52,7 +55,12 @@ def _routes(app: faust.App, runtime: ServiceRuntime) -> None:
         return web.json(json.loads(http.OPENAPI.read_text()))
 
 
-async def _answer(web, runtime: ServiceRuntime, view):
+async def _answer(web, runtime: ServiceRuntime, view, request=None, role: str | None = None):
+    if role is not None:
+        try:
+            auth.require(runtime.settings.api_tokens, request.headers, role)
+        except auth.AccessDenied as exc:
+            return web.json({"error": str(exc)}, status=exc.status)
     if not runtime.ready.is_set():
         return web.json({"error": "starting up; retry in a few seconds"}, status=503)
     try:

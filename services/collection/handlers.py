@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 
 import asyncpg
 
-from ansinh import inbox, outbox
-from ansinh.decoding import Incoming
-from ansinh.errors import PermanentError
+from ansinh.runtime import inbox, outbox
+from ansinh.runtime.decoding import Incoming
+from ansinh.runtime.errors import PermanentError
 from schemas import collection as wire
 from services.collection import metrics, repository as repo
 from services.collection.camt054 import parse_credit_notification

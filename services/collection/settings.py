@@ -3,7 +3,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ansinh.settings import ServiceSettings
+from ansinh.runtime.settings import ServiceSettings
 from services.collection.domain.law import DEFAULT_LAW
 
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")

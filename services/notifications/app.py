@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import faust
 
-from ansinh.parking import skeleton
-from ansinh.service import ServiceRuntime, run_worker
+from ansinh.runtime.parking import skeleton
+from ansinh.runtime.service import ServiceRuntime, run_worker
 from services.notifications.settings import NotificationsSettings
 
 INPUTS = ('participants.contacts', 'collection.assessments', 'collection.allocations')

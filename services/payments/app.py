@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import faust
 
-from ansinh.parking import skeleton
-from ansinh.service import ServiceRuntime, run_worker
+from ansinh.runtime.parking import skeleton
+from ansinh.runtime.service import ServiceRuntime, run_worker
 from services.payments.settings import PaymentsSettings
 
 INPUTS = ('benefits.awards', 'payments.bank-status', 'payments.cash-status')

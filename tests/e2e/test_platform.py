@@ -6,7 +6,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from ansinh.settings import SERVICES
+from ansinh.runtime.settings import SERVICES
 from schemas.envelope import encode
 from tests.integration.collection.conftest import declaration, remittance
 from tests.kafka_helpers import publish

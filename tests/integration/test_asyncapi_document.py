@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ansinh.settings import REPO_ROOT
+from ansinh.runtime.settings import REPO_ROOT
 
 PARSER_VERSION = "3.6.6"
 

@@ -6,12 +6,12 @@ import asyncio
 import asyncpg
 import pytest
 
-from ansinh.consumer import BatchConsumer
-from ansinh.database import create_pool, prepare_schema
-from ansinh.decoding import Decoder
-from ansinh.dlq import DeadLetters, RawMessage
-from ansinh.errors import PermanentError
-from ansinh.outbox import new_producer
+from ansinh.runtime.consumer import BatchConsumer
+from ansinh.runtime.database import create_pool, prepare_schema
+from ansinh.runtime.decoding import Decoder
+from ansinh.runtime.dlq import DeadLetters, RawMessage
+from ansinh.runtime.errors import PermanentError
+from ansinh.runtime.outbox import new_producer
 from schemas.benefits import ContactDetailsChanged
 from schemas.envelope import encode, new_envelope
 from tests.kafka_helpers import header, publish, read_topic

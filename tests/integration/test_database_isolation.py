@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from ansinh.database import prepare_schema
-from ansinh.migrations import MigrationError, migrate, migrations_for
+from ansinh.runtime.database import prepare_schema
+from ansinh.runtime.migrations import MigrationError, migrate, migrations_for
 
 pytestmark = pytest.mark.integration
 

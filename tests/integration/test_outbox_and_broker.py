@@ -9,10 +9,10 @@ import uuid
 import asyncpg
 import pytest
 
-from ansinh import failpoints, outbox
-from ansinh.database import prepare_schema
-from ansinh.platform import kafka
-from ansinh.settings import REPO_ROOT
+from ansinh.runtime import failpoints, outbox
+from ansinh.runtime.database import prepare_schema
+from ansinh.devplatform import kafka
+from ansinh.runtime.settings import REPO_ROOT
 from schemas.benefits import ContactDetailsChanged
 from tests.kafka_helpers import publish, read_topic
 

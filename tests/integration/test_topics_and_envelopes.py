@@ -7,9 +7,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
-from ansinh.decoding import Decoder
-from ansinh.dlq import RawMessage
-from ansinh.topics import ensure_topics, planned
+from ansinh.runtime.decoding import Decoder
+from ansinh.runtime.dlq import RawMessage
+from ansinh.ops.topics import ensure_topics, planned
 from schemas.benefits import ContactDetailsChanged
 from schemas.envelope import encode, new_envelope
 from schemas.topics import CATALOGUE
@@ -78,7 +78,7 @@ async def test_an_envelope_round_trips_through_kafka_unchanged(isolated):
 async def test_consumer_lag_counts_what_a_group_has_not_committed(isolated):
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from ansinh.lag import lag_of
+    from ansinh.runtime.lag import lag_of
 
     topic = isolated.topic("payments.cash-status")
     await publish(isolated.bootstrap, topic, [(b"office-1", b"m%d" % i) for i in range(7)])

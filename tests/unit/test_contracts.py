@@ -6,9 +6,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from ansinh.decoding import Decoder
-from ansinh.dlq import RawMessage
-from ansinh.errors import DecodeError
+from ansinh.runtime.decoding import Decoder
+from ansinh.runtime.dlq import RawMessage
+from ansinh.runtime.errors import DecodeError
 from schemas import generate
 from schemas.collection import SalaryDeclared
 from schemas.compat import breaking_changes
@@ -120,7 +120,7 @@ def test_declarations_with_malformed_fields_are_rejected(field, value):
 def test_an_outbox_event_carries_the_same_envelope_as_the_generic_builder():
     import uuid
 
-    from ansinh import outbox
+    from ansinh.runtime import outbox
 
     message, eid, cid, cause = declaration(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     built = outbox.event("collection.declarations", "DN0001", message, "collection", event_id=eid,

@@ -7,9 +7,9 @@ import re
 import yaml
 from prometheus_client import REGISTRY
 
-import ansinh.metrics  # noqa: F401 - registers the runtime's metrics
+import ansinh.runtime.metrics  # noqa: F401 - registers the runtime's metrics
 import services.collection.metrics  # noqa: F401
-from ansinh.settings import REPO_ROOT, SERVICES, ServiceSettings
+from ansinh.runtime.settings import REPO_ROOT, SERVICES, ServiceSettings
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -54,7 +54,7 @@ def test_every_metric_in_alerts_and_dashboards_is_exported_by_a_service():
 
 
 def test_prometheus_scrapes_each_service_on_its_default_port():
-    from ansinh.settings import DEFAULT_WEB_PORTS
+    from ansinh.runtime.settings import DEFAULT_WEB_PORTS
 
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     targets = {c["labels"]["service"]: c["targets"][0] for c in config["scrape_configs"][0]["static_configs"]}

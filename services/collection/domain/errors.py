@@ -1,5 +1,5 @@
 """Collection's errors: each says what is wrong in words a payroll vendor or bank can act on."""
-from ansinh.errors import PermanentError
+from ansinh.runtime.errors import PermanentError
 
 
 class CollectionError(PermanentError):

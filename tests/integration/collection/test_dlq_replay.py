@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ansinh.settings import REPO_ROOT
+from ansinh.runtime.settings import REPO_ROOT
 from tests.integration.collection.conftest import declaration
 
 pytestmark = pytest.mark.integration

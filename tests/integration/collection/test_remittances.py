@@ -45,6 +45,8 @@ async def test_a_partial_payment_covers_the_oldest_month_first_then_funds_in_ord
     assert collection.get("/employers/DN0001/statement?from=2025-13") == (
         400, {"error": "'from' must be a period YYYY-MM, got '2025-13'"})
     assert collection.get("/workers/12345/history")[0] == 400
+    assert collection.service.get("/workers/0000000001/history", token=None)[0] == 401
+    assert collection.service.get("/workers/0000000001/history", token="not-the-token-at-all")[0] == 401
     status, history = collection.get("/workers/0000000001/history")
     assert status == 200 and history["unpaid_months"] == ["2025-07"]
     assert history["months"][1]["funds"]["health"] == {"amount": 450_000, "employer_paid": "paid"}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import uuid
 
-from ansinh.decoding import Decoder
-from ansinh.dlq import RawMessage
+from ansinh.runtime.decoding import Decoder
+from ansinh.runtime.dlq import RawMessage
 from schemas import collection as wire
 from services.collection.commands import DeclareSalary
 from services.collection.domain.assessment import assess, revise

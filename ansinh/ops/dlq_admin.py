@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ansinh.outbox import new_producer
+from ansinh.runtime.outbox import new_producer
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from ansinh.migrations import migrate, provision
-from ansinh.settings import ServiceSettings
+from ansinh.runtime.migrations import migrate, provision
+from ansinh.runtime.settings import ServiceSettings
 
 
 async def prepare_schema(settings: ServiceSettings) -> list[str]:

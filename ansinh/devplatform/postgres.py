@@ -14,8 +14,8 @@ from pathlib import Path
 
 import asyncpg
 
-from ansinh.platform.procs import port_open
-from ansinh.settings import PlatformSettings
+from ansinh.ops.procs import port_open
+from ansinh.runtime.settings import PlatformSettings
 
 SUPERUSER_PASSWORD = "ansinh"
 

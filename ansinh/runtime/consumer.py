@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
-from ansinh.decoding import Decoder, Incoming
-from ansinh.dlq import DeadLetters, RawMessage
-from ansinh.errors import DecodeError, PermanentError, is_transient
-from ansinh.logs import correlation_id
-from ansinh.metrics import BATCH_SECONDS, CONSUMED, RETRIES
+from ansinh.runtime.decoding import Decoder, Incoming
+from ansinh.runtime.dlq import DeadLetters, RawMessage
+from ansinh.runtime.errors import DecodeError, PermanentError, is_transient
+from ansinh.runtime.logs import correlation_id
+from ansinh.runtime.metrics import BATCH_SECONDS, CONSUMED, RETRIES
 
-log = logging.getLogger("ansinh.consumer")
+log = logging.getLogger("ansinh.runtime.consumer")
 
 # A handler commits what it can and returns the messages it refused (each with its reason): they go to
 # the DLQ after the commit. It must not claim refused messages in the inbox, so a redelivery re-checks them.
@@ -143,6 +143,27 @@ class BatchConsumer:
         log.exception("handler failed permanently for %s", item.envelope.event_id, exc_info=exc)
         reason = str(exc) if isinstance(exc, PermanentError) else f"handler failed: {type(exc).__name__}: {exc}"
         await self.dead_letters.route(item.raw, reason, type(exc).__name__)
+
+
+async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
+    """Faust acks a batch as soon as the agent moves on, even after an exception: so never move on
+    with a batch half-done. ``process`` routes bad messages itself; anything escaping it is a fault of
+    ours or of the infrastructure, and the batch is retried (the partition waits) until it passes."""
+    await until_done(lambda: batch_consumer.process(batch), batch_consumer.topic, len(batch))
+
+
+async def until_done(step, topic: str, size: int) -> None:
+    """Run ``step()`` until it returns without raising (see ``process_until_done``)."""
+    backoff = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("processing a batch of %d from %s failed; retrying in %.1fs (nothing is acked)",
+                          size, topic, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
 
 @contextmanager

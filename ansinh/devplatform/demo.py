@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from ansinh.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
+from ansinh.runtime.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
 from schemas.collection import CreditNotificationReceived, RemittanceReceived, SalaryDeclared
 from schemas.envelope import encode, new_envelope
 
@@ -154,17 +154,18 @@ def _show_collection(console: Console, settings: PlatformSettings) -> int:
 
 
 def run_demo(console: Console, args: argparse.Namespace) -> int:
-    from ansinh.cli import _print_health, cmd_platform
-    from ansinh.processes import start_service, stop_service, wait_ready
+    from ansinh.devplatform import platform
+    from ansinh.ops.processes import health_table, start_service, stop_service, wait_ready
 
     settings = PlatformSettings()
     console.rule("ansinh demo")
-    cmd_platform(argparse.Namespace(action="up"))
+    platform.up(console)
     for service in SERVICES:
         start_service(settings, service)
     with console.status("Starting the four services (migrations, Kafka group join)..."):
         status = wait_ready(SERVICES, timeout=180)
-    code = _print_health(status)
+    console.print(health_table(status))
+    code = 0 if all(status.values()) else 1
     if code == 0:
         code = _show_collection(console, settings)
     else:

@@ -21,12 +21,12 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from ansinh import failpoints
-from ansinh.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from ansinh.runtime import failpoints
+from ansinh.runtime.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from schemas.base import Message
 from schemas.envelope import envelope_head
 
-log = logging.getLogger("ansinh.outbox")
+log = logging.getLogger("ansinh.runtime.outbox")
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ansinh.consumer import Apply, BatchConsumer, Handler, Prepare
-from ansinh.errors import DecodeError
-from ansinh.database import create_pool, prepare_schema
-from ansinh.decoding import Decoder
-from ansinh.dlq import DeadLetters, RawMessage
-from ansinh.lag import lag_of
-from ansinh.metrics import CONSUMER_LAG, READY
-from ansinh.outbox import OutboxRelay, new_producer
-from ansinh.settings import ServiceSettings
+from ansinh.runtime.bulk import BulkSource
+from ansinh.runtime.consumer import Apply, BatchConsumer, Handler, Prepare, process_until_done
+from ansinh.runtime.errors import DecodeError
+from ansinh.runtime.database import create_pool, prepare_schema
+from ansinh.runtime.decoding import Decoder
+from ansinh.runtime.dlq import DeadLetters, RawMessage
+from ansinh.runtime.lag import lag_of
+from ansinh.runtime.metrics import CONSUMER_LAG, READY
+from ansinh.runtime.outbox import OutboxRelay, new_producer
+from ansinh.runtime.settings import ServiceSettings
 from schemas.topics import spec
 
-log = logging.getLogger("ansinh.service")
+log = logging.getLogger("ansinh.runtime.service")
 
 
 class ServiceRuntime(mode.Service):
@@ -160,12 +161,10 @@ def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler
 
     A faust agent by default; ``bulk`` topics use ``BulkSource`` (plain aiokafka batches inside the app)
     unless ``ANSINH_BULK_ENGINE=faust``. With ``prepare``, ``handler`` receives what ``prepare`` made of
-    the decoded batch (see ``ansinh.consumer``).
+    the decoded batch (see ``ansinh.runtime.consumer``).
     """
     settings = runtime.settings
     if bulk and settings.bulk_engine == "aiokafka":
-        from ansinh.bulk import BulkSource
-
         group = f"{settings.app_id}.{logical_topic}"
         app.add_dependency(BulkSource(runtime, logical_topic, group,
                                       runtime.batch_consumer(logical_topic, handler, group, on_undecodable,
@@ -184,27 +183,6 @@ def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler
     app.agent(topic, name=f"{settings.service}.{logical_topic}")(agent)
 
 
-async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
-    """Faust acks a batch as soon as the agent moves on, even after an exception: so never move on
-    with a batch half-done. ``process`` routes bad messages itself; anything escaping it is a fault of
-    ours or of the infrastructure, and the batch is retried (the partition waits) until it passes."""
-    await until_done(lambda: batch_consumer.process(batch), batch_consumer.topic, len(batch))
-
-
-async def until_done(step, topic: str, size: int) -> None:
-    """Run ``step()`` until it returns without raising (see ``process_until_done``)."""
-    backoff = 0.5
-    while True:
-        try:
-            await step()
-            return
-        except Exception:  # noqa: BLE001
-            log.exception("processing a batch of %d from %s failed; retrying in %.1fs (nothing is acked)",
-                          size, topic, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
-
-
 def _raw(event) -> RawMessage:
     m = event.message
     headers = tuple((k, v) for k, v in (m.headers or []))
@@ -213,7 +191,7 @@ def _raw(event) -> RawMessage:
 
 def run_worker(app: faust.App, settings: ServiceSettings) -> None:
     """Run the faust worker in the foreground until SIGTERM/SIGINT."""
-    from ansinh.logs import logging_config
+    from ansinh.runtime.logs import logging_config
 
     # Batches allocate hundreds of thousands of short-lived objects: collect the young generation less
     # often (the default, 700 allocations, runs the collector thousands of times per batch).

@@ -18,10 +18,10 @@ import mode
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from ansinh.consumer import BatchConsumer
-from ansinh.dlq import RawMessage
+from ansinh.runtime.consumer import BatchConsumer, until_done
+from ansinh.runtime.dlq import RawMessage
 
-log = logging.getLogger("ansinh.bulk")
+log = logging.getLogger("ansinh.runtime.bulk")
 
 
 class BulkSource(mode.Service):
@@ -55,8 +55,6 @@ class BulkSource(mode.Service):
     async def _consume(self) -> None:
         """Fetch, accept (decode + prepare) batch N+1 while batch N's transaction runs; commit offsets
         of N only after its transaction committed."""
-        from ansinh.service import until_done
-
         window_ms = max(1, int(self.runtime.settings.batch_window_s * 1000))
         in_flight: tuple[asyncio.Task, dict[TopicPartition, int]] | None = None
         try:

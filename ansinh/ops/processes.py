@@ -8,8 +8,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ansinh.platform.procs import read_pid, start_detached, stop_pid
-from ansinh.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
+from rich.table import Table
+
+from ansinh.ops.procs import read_pid, start_detached, stop_pid
+from ansinh.runtime.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
 
 
 def _paths(settings: PlatformSettings, service: str) -> tuple[Path, Path]:
@@ -48,3 +50,14 @@ def wait_ready(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> di
                 status[s] = bool(answer and answer.get("ready"))
         time.sleep(0.5)
     return status
+
+
+def health_table(status: dict[str, bool]) -> Table:
+    """Each service's liveness and readiness, with where its metrics are."""
+    table = Table("service", "health", "ready", "metrics")
+    for service, ok in status.items():
+        port = DEFAULT_WEB_PORTS[service]
+        alive = probe(service, "/health") is not None
+        table.add_row(service, "[green]alive[/]" if alive else "[red]down[/]",
+                      "[green]ready[/]" if ok else "[red]not ready[/]", f"http://127.0.0.1:{port}/metrics")
+    return table

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansinh.platform.procs import port_open, read_pid, start_detached, stop_pid, wait_until
-from ansinh.settings import REPO_ROOT, PlatformSettings
+from ansinh.ops.procs import port_open, read_pid, start_detached, stop_pid, wait_until
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J = REPO_ROOT / "deploy" / "kafka" / "log4j2.yaml"

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError, create_model
 
-from ansinh.dlq import RawMessage
-from ansinh.errors import DecodeError
+from ansinh.runtime.dlq import RawMessage
+from ansinh.runtime.errors import DecodeError
 from schemas.base import Message
 from schemas.envelope import Envelope, EnvelopeHead
 

@@ -9,8 +9,8 @@ from typing import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from ansinh import inbox
-from ansinh.decoding import Incoming
+from ansinh.runtime import inbox
+from ansinh.runtime.decoding import Incoming
 
 
 def park_events(pool_of: Callable[[], asyncpg.Pool], schema: str, consumer: str,
@@ -29,7 +29,7 @@ def park_events(pool_of: Callable[[], asyncpg.Pool], schema: str, consumer: str,
 
 def skeleton(settings, topics: tuple[str, ...]):
     """A service skeleton: the faust app and runtime, consuming ``topics`` and parking their events."""
-    from ansinh.service import ServiceRuntime, build_app, consume
+    from ansinh.runtime.service import ServiceRuntime, build_app, consume
 
     runtime = ServiceRuntime(settings)
     app = build_app(settings, runtime)

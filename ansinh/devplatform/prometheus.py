@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import shutil
 
-from ansinh.platform.procs import port_open, read_pid, start_detached, stop_pid, wait_until
-from ansinh.settings import REPO_ROOT, PlatformSettings
+from ansinh.ops.procs import port_open, read_pid, start_detached, stop_pid, wait_until
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
 
 CONFIG = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
 PORT = 9090

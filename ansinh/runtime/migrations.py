@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
-from ansinh.settings import REPO_ROOT
-
-# Shared tables every service gets first: inbox (dedupe) and outbox (events to publish).
-PLATFORM_MIGRATIONS = REPO_ROOT / "ansinh" / "sql"
+# Shared tables every service gets first: inbox (dedupe) and outbox (events to publish). Both folders are
+# package resources, so an installed service (the image) finds them without the repository.
+PLATFORM_MIGRATIONS = files("ansinh.runtime") / "sql"
 
 
 class MigrationError(RuntimeError):
@@ -26,17 +26,22 @@ class MigrationError(RuntimeError):
 @dataclass(frozen=True)
 class Migration:
     version: str
-    path: Path
+    path: Traversable
 
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
+def _sql_files(folder: Traversable) -> list[Traversable]:
+    if not folder.is_dir():
+        return []
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+
+
 def migrations_for(service: str) -> list[Migration]:
-    found = [Migration(f"0000_platform_{p.stem}", p) for p in sorted(PLATFORM_MIGRATIONS.glob("*.sql"))]
-    folder = REPO_ROOT / "services" / service / "migrations"
-    found += [Migration(p.stem, p) for p in sorted(folder.glob("*.sql"))]
+    found = [Migration(f"0000_platform_{f.name.removesuffix('.sql')}", f) for f in _sql_files(PLATFORM_MIGRATIONS)]
+    found += [Migration(f.name.removesuffix(".sql"), f) for f in _sql_files(files(f"services.{service}") / "migrations")]
     return found
 
 

@@ -13,7 +13,11 @@ from urllib.parse import urlsplit, urlunsplit, quote
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from ansinh.runtime.auth import ApiToken
+
+# The checkout (or install prefix) the code runs from: only the default for ``state_dir`` (the local
+# platform's files) is derived from it; nothing a service reads at run time is.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("collection", "arrears", "payments", "notifications")
 DEFAULT_WEB_PORTS = {"collection": 6061, "arrears": 6062, "payments": 6063, "notifications": 6064}
 
@@ -68,7 +72,10 @@ class ServiceSettings(PlatformSettings):
     """Settings of one running service; ``service`` names its schema, role and consumer group."""
 
     service: str
-    web_host: str = "127.0.0.1"
+    web_host: str = "127.0.0.1"  # bind to loopback unless told otherwise (ANSINH_WEB_HOST=0.0.0.0 in a container)
+    # Bearer tokens for protected endpoints (JSON list of {"principal", "token", "roles"}); none by default,
+    # so protected endpoints answer 401 until an operator configures tokens.
+    api_tokens: list[ApiToken] = Field(default_factory=list)
     web_port: int = 0
     db_password: str = ""
     batch_size: int = 2000

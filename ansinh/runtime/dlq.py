@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from ansinh.metrics import CONSUMED, DLQ_MESSAGES
+from ansinh.runtime.metrics import CONSUMED, DLQ_MESSAGES
 
-log = logging.getLogger("ansinh.dlq")
+log = logging.getLogger("ansinh.runtime.dlq")
 MAX_REASON = 2000
 
 

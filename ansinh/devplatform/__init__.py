@@ -1,0 +1,1 @@
+"""The local development platform: Kafka from Maven jars, a local PostgreSQL and Prometheus, the demo."""

@@ -1,0 +1,1 @@
+"""Operator tools: the ``ansinh`` CLI, DLQ administration, topic administration, process control."""

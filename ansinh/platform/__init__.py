@@ -1,1 +1,0 @@
-"""The embedded local platform: a real single-node Kafka (KRaft) and a local PostgreSQL cluster."""
