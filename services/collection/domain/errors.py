@@ -26,6 +26,36 @@ class InvalidRemittance(CollectionError):
     code = "invalid_remittance"
 
 
+class MalformedXml(InvalidRemittance):
+    """A camt.054 document that is not well-formed XML."""
+
+    code = "malformed_xml"
+
+
+class UnsafeXml(InvalidRemittance):
+    """XML refused before anything reads it: DTD, entity declarations, external references, absurd nesting."""
+
+    code = "unsafe_xml"
+
+
+class DocumentTooLarge(UnsafeXml):
+    """A document over the wire contract's size limit, refused before parsing."""
+
+    code = "document_too_large"
+
+
+class NotCamt054(InvalidRemittance):
+    """Well-formed XML that is not a camt.054 notification of a supported version."""
+
+    code = "not_camt054"
+
+
+class SchemaInvalidDocument(InvalidRemittance):
+    """A camt.054 document that the official ISO 20022 XSD refuses."""
+
+    code = "schema_invalid"
+
+
 class PeriodTooFarAhead(ImplausibleDeclaration):
     """The period lies further in the future than the law allows declaring."""
 
@@ -36,3 +66,37 @@ class ImplausibleSalary(ImplausibleDeclaration):
     """The salary exceeds the plausibility limit (usually a unit mistake)."""
 
     code = "absurd_salary"
+
+
+class PaymentIdConflict(InvalidRemittance):
+    """A payment id already recorded with a different amount, employer or value date: one of the two is wrong,
+    and which one is for a person to decide (the recorded payment is left as it is)."""
+
+    code = "payment_id_conflict"
+
+
+class CreditsRefused(InvalidRemittance):
+    """Some credits of a camt.054 document could not be taken (the others were): the document goes to the DLQ
+    so that the refused ones are seen; replaying it re-applies nothing that was already taken."""
+
+    code = "credits_refused"
+
+
+class SuspenseError(CollectionError):
+    """An operator's request about an unidentified receipt that cannot be carried out as asked."""
+
+    code = "suspense"
+
+
+class ReceiptNotFound(SuspenseError):
+    code = "receipt_not_found"
+
+
+class ReceiptAlreadyAssigned(SuspenseError):
+    code = "receipt_already_assigned"
+
+
+class UnknownEmployer(SuspenseError):
+    """An employer collection has never seen (no declaration, no payment): most likely a mistyped code."""
+
+    code = "unknown_employer"
