@@ -1,166 +1,280 @@
-"""Declarations per second, end to end, against a raw baseline on the same broker and database.
+"""Declarations per second, end to end: the collection service against a fair baseline and the broker's limit.
 
-    .venv/bin/python -m bench.declarations [--count 200000] [--employers 2000]
+    .venv/bin/python -m bench.declarations [--count 200000] [--seed 7] [--profile]
 
-System: publish N SalaryDeclared events; the collection service (a real process) consumes, assesses and
-commits them with their inbox rows and outbox events; the relay publishes N ContributionAssessed events.
-The clock stops when all N events are on ``collection.assessments`` and N assessment rows are committed.
+One command prints everything: the system's rate, the fair baseline's, their ratio, and what kcat (C,
+librdkafka) moves through the same broker on the same machine.
 
-Baseline, same N, same bytes: publish them; plain aiokafka consumes them; asyncpg COPYs equivalent rows
-(one per declaration, the same columns) in batches of the same size; plain aiokafka produces equivalent
-events. No validation, no law, no dedupe: the cost of moving the data, which the system cannot beat.
+* Workload (``bench/workload.py``): seeded; employers of skewed size declare their workers for several
+  periods, with a share below the minimum wage and above the caps, later revisions, and the employers'
+  payments on ``collection.remittances`` interleaved while the next month is declared.
+* System: the collection service as a real process (``python -m services.collection``, uvloop, its
+  tuned collector, its own database role). The clock starts at the first publish and stops when every
+  expected event is on ``collection.assessments`` and the database shows every declaration and
+  remittance consumed, every payment recorded and the outbox empty (so the allocations are published).
+* Fair baseline (``bench/baseline.py``): its own process, same loop, collector, batch size and
+  pipelining; consume, decode JSON, COPY equivalent rows, produce one equivalent event per input. The
+  clock starts at the first publish and stops when every output is on its topic and every row is
+  committed. Its docstring lists what it does not do.
+* Broker limit (``bench/broker.py``): kcat produces the same keys and values to a topic with the
+  declarations topic's partitions, then consumes them.
+
+Both runs get their own topics and database, are published by the same load generator in this process,
+and are counted the same way. ``--profile`` records the service with py-spy during the system run and
+prints the top of the profile (see docs/performance.md).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
-from datetime import date
+from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ansinh.devplatform import kafka, postgres
-from ansinh.runtime.settings import REPO_ROOT, PlatformSettings, ServiceSettings
+from ansinh.ops.credentials import LocalSecrets, role_of
+from ansinh.ops.provision import provision_all
 from ansinh.ops.topics import ensure_topics
-from schemas.collection import SalaryDeclared
-from schemas.envelope import encode, new_envelope
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
+from bench import broker, profile
+from bench.kafka_io import count_messages, publish_all
+from bench.workload import BUSINESS_DATE, Workload, generate
 
 console = Console()
-FUNDS = ["sickness_maternity", "accident", "retirement", "health", "unemployment"]
+GOAL_RATE, GOAL_RATIO = 20_000, 0.40  # declarations/s end to end, share of the fair baseline (issue 7)
 
 
-def make_declarations(count: int, employers: int, interleave: bool = False) -> list[tuple[bytes, bytes]]:
-    """``count`` declarations from ``employers`` employers of varied size (1 to ~3x the mean).
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    declarations: int
+    messages: int
 
-    By default each employer's payroll is published together, as a payroll system submits it; with
-    ``interleave`` consecutive declarations come from different employers (the worst case for batching).
-    """
-    out = []
-    mean = max(1, count // employers)
-    sizes = [max(1, (mean * (1 + (e * 7919) % 5)) // 3) for e in range(employers)]
-    owners = [e for e, size in enumerate(sizes) for _ in range(size)]
-    owners = (owners + list(range(employers)) * (count // employers + 1))[:count]
-    if interleave:
-        owners = [i % employers for i in range(count)]
-    for i in range(count):
-        employer = f"DN{owners[i]:06d}"
-        message = SalaryDeclared(employer_code=employer, employer_tax_code="0101234567", region=1 + i % 4,
-                                 period="2025-07", worker_code=f"{i:010d}", worker_name="Nguyễn Thị Hoa",
-                                 citizen_id=f"{i:012d}", contribution_salary=5_000_000 + (i % 997) * 37_000,
-                                 funds=FUNDS, revision=0)
-        out.append((employer.encode(), encode(new_envelope(message, "bench"))))
-    return out
+    @property
+    def rate(self) -> float:
+        return self.declarations / self.seconds
 
 
-async def publish_all(bootstrap: str, topic: str, items, progress=None, task=None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=1024 * 1024)
-    await producer.start()
+@dataclass
+class World:
+    """One benchmark's private topics and databases."""
+
+    settings: PlatformSettings
+    tag: str
+
+    @property
+    def system_prefix(self) -> str:
+        return f"bench{self.tag}s."
+
+    @property
+    def baseline_prefix(self) -> str:
+        return f"bench{self.tag}b."
+
+    @property
+    def kcat_topic(self) -> str:
+        return f"bench{self.tag}k.broker-limit"
+
+    def database(self, run: str) -> str:
+        return f"bench_{self.tag}_{run}"
+
+    def admin_url(self, run: str) -> str:
+        return self.settings.with_database(self.database(run))
+
+    async def create(self) -> None:
+        admin = await asyncpg.connect(self.settings.database_url)
+        for run in ("s", "b"):
+            await admin.execute(f'CREATE DATABASE "{self.database(run)}"')
+        await admin.close()
+        # The same password as the local platform's: the role is cluster-wide, others' services use it too.
+        await provision_all(self.admin_url("s"), {"collection": self._collection_password()})
+        for prefix in (self.system_prefix, self.baseline_prefix):
+            await ensure_topics(self.settings.kafka_bootstrap, prefix)
+        client = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await client.start()
+        await client.create_topics([NewTopic(self.kcat_topic, 12, 1)])  # as collection.declarations
+        await client.close()
+
+    def _collection_password(self) -> str:
+        return LocalSecrets(self.settings.state_dir).db_password("collection")
+
+    def service_url(self) -> str:
+        return self.settings.url_for(role_of("collection"), self._collection_password(), self.database("s"))
+
+    async def drop(self) -> None:
+        admin = await asyncpg.connect(self.settings.database_url)
+        for run in ("s", "b"):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{self.database(run)}" WITH (FORCE)')
+        await admin.close()
+        client = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await client.start()
+        await client.delete_topics([t for t in await client.list_topics() if t.startswith(f"bench{self.tag}")])
+        await client.close()
+
+
+# ---- the measured runs ------------------------------------------------------------------------------
+async def measure(world: World, work: Workload, run: str, done, procs: list[subprocess.Popen],
+                  output_topics: list[str], outputs: int, label: str) -> float:
+    """Publish ``work`` to run ``run``'s topics; seconds until ``outputs`` messages are on ``output_topics`` and
+    ``done(conn)`` says every row is committed. Fails at once if one of ``procs`` exits."""
+    bootstrap = world.settings.kafka_bootstrap
+    prefix = world.system_prefix if run == "s" else world.baseline_prefix
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        published = progress.add_task(f"{label}: published", total=len(work.messages))
+        out = progress.add_task(f"{label}: events out", total=outputs)
+        started = time.perf_counter()
+        counter = asyncio.create_task(count_messages(bootstrap, [prefix + t for t in output_topics], outputs,
+                                                     lambda n: progress.update(out, completed=n)))
+        await publish_all(bootstrap, lambda logical: prefix + logical, work.messages,
+                          lambda n: progress.update(published, completed=n))
+        seen = await _unless_a_process_dies(counter, procs)
+        if seen < outputs:
+            raise RuntimeError(f"{label}: only {seen:,} of {outputs:,} events arrived")
+        await _until(done, world.admin_url(run), procs, label)
+        return time.perf_counter() - started
+
+
+async def _until(done, database_url: str, procs, label: str, deadline_s: float = 600) -> None:
+    conn = await asyncpg.connect(database_url)
     try:
-        pending = []
-        for n, (key, value) in enumerate(items, 1):
-            pending.append(await producer.send(topic, value, key=key))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-                if progress:
-                    progress.update(task, completed=n)
-        await asyncio.gather(*pending)
+        end, last = time.monotonic() + deadline_s, None
+        while time.monotonic() < end:
+            ok, last = await done(conn)
+            if ok:
+                return
+            if any(p.poll() is not None for p in procs):
+                break
+            await asyncio.sleep(0.02)
+        raise RuntimeError(f"{label}: the database never showed every row committed; last seen: {last}")
     finally:
-        await producer.stop()
+        await conn.close()
 
 
-async def count_topic(bootstrap: str, topic: str, target: int, progress, task, deadline_s: float = 1800) -> int:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None, fetch_max_bytes=16 * 1024 * 1024)
-    await consumer.start()
-    seen = 0
+async def run_baseline(world: World, work: Workload, batch: int) -> Run:
+    prefix = world.baseline_prefix
+    log = open(world.settings.state_dir / "bench-baseline.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bench.baseline", world.settings.kafka_bootstrap, prefix,
+                             world.admin_url("b"), str(batch), str(len(work.messages))],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log)
     try:
-        end = time.monotonic() + deadline_s
-        while seen < target and time.monotonic() < end:
-            for records in (await consumer.getmany(timeout_ms=500, max_records=20000)).values():
-                seen += len(records)
-            progress.update(task, completed=seen)
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 90)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"the baseline did not start; see {log.name}")
+
+        async def done(conn):
+            rows = await conn.fetchrow("SELECT (SELECT count(*) FROM baseline.assessments) AS declarations, "
+                                       "(SELECT count(*) FROM baseline.remittances) AS remittances")
+            return (rows["declarations"], rows["remittances"]) == (work.declarations, work.remittances), dict(rows)
+
+        seconds = await measure(world, work, "b", done, [proc],
+                                ["collection.assessments", "collection.allocations"], len(work.messages),
+                                "baseline")
+        proc.wait(60)
+        return Run("fair baseline (aiokafka + orjson + COPY + produce, own process)", seconds, work.declarations,
+                   len(work.messages))
     finally:
-        await consumer.stop()
-    return seen
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(30)
 
 
-async def run_system(settings: PlatformSettings, prefix: str, db_url: str, items, batch: int,
-                     instances: int = 1, relay: str = "inline") -> float:
-    procs = []
-    env = dict(os.environ, ANSINH_TOPIC_PREFIX=prefix, DATABASE_URL=db_url, ANSINH_BATCH_SIZE=str(batch),
-               ANSINH_BUSINESS_DATE="2025-09-15", ANSINH_LOG_LEVEL="warning", ANSINH_RELAY=relay)
-    for i in range(instances):
+async def run_system(world: World, work: Workload, args) -> tuple[Run, profile.Summary | None]:
+    prefix, settings = world.system_prefix, world.settings
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ANSINH_DB_URL", "ANSINH_DB_PASSWORD")}
+    env.update(ANSINH_TOPIC_PREFIX=prefix, ANSINH_DB_URL=world.service_url(), ANSINH_BATCH_SIZE=str(args.batch),
+               ANSINH_BUSINESS_DATE=BUSINESS_DATE.isoformat(), ANSINH_LOG_LEVEL="warning", ANSINH_RELAY=args.relay)
+    procs, recorder = [], None
+    for i in range(args.instances):
         log = open(settings.state_dir / f"bench-collection-{i}.log", "wb")
         procs.append(subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO_ROOT,
-                                      env=dict(env, ANSINH_WEB_PORT=str(6091 + i)),
+                                      env=dict(env, ANSINH_WEB_PORT=str(args.port + i)),
                                       stdout=log, stderr=subprocess.STDOUT))
-    if relay == "external":
+    if args.relay == "external":
         log = open(settings.state_dir / "bench-collection-relay.log", "wb")
-        relay_proc = subprocess.Popen([sys.executable, "-m", "ansinh.cli", "outbox", "relay", "collection"],
-                                      cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(subprocess.Popen([sys.executable, "-m", "ansinh.cli", "outbox", "relay", "collection"],
+                                      cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     try:
-        for i, proc in enumerate(procs):
-            await _wait_ready(6091 + i, proc)
-        if relay == "external":
-            procs.append(relay_proc)
-        await asyncio.sleep(3 if instances > 1 else 0)  # let the group settle on its partition assignment
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-            published = progress.add_task("system: published", total=len(items))
-            assessed = progress.add_task("system: ContributionAssessed out", total=len(items))
-            started = time.perf_counter()
-            counter = asyncio.create_task(count_topic(settings.kafka_bootstrap, prefix + "collection.assessments",
-                                                      len(items), progress, assessed))
-            await publish_all(settings.kafka_bootstrap, prefix + "collection.declarations", items, progress, published)
-            seen = await _unless_a_process_dies(counter, procs)
-            conn = await asyncpg.connect(ServiceSettings(service="collection", database_url=db_url).service_database_url)
-            while await conn.fetchval("SELECT count(*) FROM collection.assessments") < len(items):
-                await asyncio.sleep(0.05)
-            await conn.close()
-            elapsed = time.perf_counter() - started
-        if seen < len(items):
-            raise RuntimeError(f"only {seen} of {len(items)} assessed events arrived; see bench-collection.log")
-        return elapsed
+        for i in range(args.instances):
+            await _wait_ready(args.port + i, procs[i])
+        await asyncio.sleep(3 if args.instances > 1 else 0)  # let the group settle on its partition assignment
+        if args.profile:
+            recorder = profile.Recorder(procs[0].pid, settings.state_dir / "bench-profile.raw", _py_spy())
+
+        async def done(conn):
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM collection.inbox WHERE consumer = 'collection.declarations') AS "
+                "declarations, (SELECT count(*) FROM collection.inbox WHERE consumer = 'collection.remittances') "
+                "AS remittance_messages, (SELECT count(*) FROM collection.remittances) AS payments, "
+                "(SELECT count(*) FROM collection.outbox WHERE published_at IS NULL) AS unpublished")
+            return (row["declarations"] == work.declarations and row["remittance_messages"] == work.remittances
+                    and row["payments"] == work.remittances and row["unpublished"] == 0), dict(row)
+
+        seconds = await measure(world, work, "s", done, procs, ["collection.assessments"], work.assessment_events,
+                                "system")
+        summary = recorder.stop() if recorder else None
+        recorder = None
+        await _check_system(world, work)
+        return Run(f"collection service (x{args.instances}, relay {args.relay})", seconds, work.declarations,
+                   len(work.messages)), summary
     finally:
+        if recorder:
+            recorder.stop()
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(30)
 
 
+async def _check_system(world: World, work: Workload) -> None:
+    """The system did the work the workload asks for (a fast wrong answer is not a result)."""
+    conn = await asyncpg.connect(world.admin_url("s"))
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM collection.assessments) AS assessments, "
+            "(SELECT count(*) FROM collection.assessments WHERE revision > 0) AS revised, "
+            "(SELECT count(*) FROM collection.compliance_flags) AS flags")
+    finally:
+        await conn.close()
+    expected = {"assessments": work.declarations - work.revisions, "revised": work.revisions,
+                "flags": work.below_floor}
+    if dict(row) != expected:
+        raise RuntimeError(f"the system's state does not match the workload: {dict(row)} != {expected}")
+
+
 async def _unless_a_process_dies(task: asyncio.Task, procs) -> int:
-    """Await ``task``, but fail at once (not after the deadline) if a system process exits."""
+    """Await ``task``, but fail at once (not after the deadline) if a measured process exits."""
     while not task.done():
         dead = [p for p in procs if p.poll() is not None]
         if dead:
             task.cancel()
-            raise RuntimeError(f"a system process exited ({dead[0].args}); see .cache/bench-collection-*.log")
+            raise RuntimeError(f"a measured process exited ({dead[0].args}); see .cache/bench-*.log")
         await asyncio.wait({task}, timeout=0.5)
     return task.result()
 
 
 async def _wait_ready(port: int, proc, timeout: float = 90) -> None:
-    import urllib.request
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise RuntimeError("collection service exited; see .cache/bench-collection.log")
+            raise RuntimeError("collection service exited; see .cache/bench-collection-*.log")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:
                 if r.status == 200:
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(1)  # as the tests do: let the consumer group assignment settle
                     return
         except OSError:
             pass
@@ -168,102 +282,77 @@ async def _wait_ready(port: int, proc, timeout: float = 90) -> None:
     raise TimeoutError("collection service not ready")
 
 
-async def run_baseline(settings: PlatformSettings, prefix: str, db_url: str, items, batch: int) -> float:
-    """Publish, consume with plain aiokafka, COPY equivalent rows, produce equivalent events."""
-    conn = await asyncpg.connect(db_url)
-    await conn.execute("""CREATE TABLE baseline_rows (employer_code text, worker_code text, period date,
-        revision int, worker_name text, citizen_id text, funds text[], declared_salary bigint, social_base bigint,
-        unemployment_base bigint, floor_applied bool, cap_applied bool, due_date date, lines jsonb, total bigint,
-        event_id uuid, body bytea)""")
-    source, sink = prefix + "bench.baseline-in", prefix + "bench.baseline-out"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    from aiokafka.admin import NewTopic
-    await admin.create_topics([NewTopic(source, 12, 1), NewTopic(sink, 12, 1)])
-    await admin.close()
-    await asyncio.sleep(1)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                                linger_ms=20, max_batch_size=1024 * 1024)
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                                group_id=f"bench-{uuid.uuid4().hex[:6]}", fetch_max_bytes=16 * 1024 * 1024)
-    await producer.start()
-    await consumer.start()
-    lines = json.dumps([[f, "employer", 100000] for f in FUNDS])
-    try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-            task = progress.add_task("baseline: consumed+copied+produced", total=len(items))
-            started = time.perf_counter()
-            publisher = asyncio.create_task(publish_all(settings.kafka_bootstrap, source, items))
-            done = 0
-            while done < len(items):
-                got = await consumer.getmany(timeout_ms=200, max_records=batch)
-                records = [r for rs in got.values() for r in rs]
-                if not records:
-                    continue
-                rows = [(r.key.decode(), f"{i:010d}", date(2025, 7, 1), 0, "x", "0", FUNDS, 5_000_000, 5_000_000,
-                         5_000_000, False, False, date(2025, 8, 31), lines, 1_600_000, uuid.uuid4(), r.value)
-                        for i, r in enumerate(records)]
-                async with conn.transaction():
-                    await conn.copy_records_to_table("baseline_rows", records=rows)
-                futures = [await producer.send(sink, r.value, key=r.key) for r in records]
-                await asyncio.gather(*futures)
-                await consumer.commit()
-                done += len(records)
-                progress.update(task, completed=done)
-            await publisher
-            elapsed = time.perf_counter() - started
-    finally:
-        await consumer.stop()
-        await producer.stop()
-        await conn.close()
-    return elapsed
+def _py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        raise SystemExit("--profile needs py-spy (pip install py-spy; it is in the dev dependencies)")
+    return found
+
+
+# ---- report -------------------------------------------------------------------------------------------
+def report(work: Workload, system: Run, baseline: Run, limit: broker.BrokerLimit | None, args) -> None:
+    table = Table("run", "seconds", "declarations/s", "messages/s", "MB/s", title="End to end, same messages")
+    size = work.bytes
+    for run in (system, baseline):
+        table.add_row(run.name, f"{run.seconds:.1f}", f"{run.rate:,.0f}", f"{run.messages / run.seconds:,.0f}",
+                      f"{size / run.seconds / 1e6:.1f}")
+    if limit:
+        for what, rate in (("produce", limit.produce), ("consume", limit.consume)):
+            table.add_row(f"broker limit: kcat {what} (librdkafka)", f"{rate.seconds:.2f}", "",
+                          f"{rate.per_second:,.0f}", f"{rate.mb_per_second:.1f}")
+    console.print(table)
+    ratio = baseline.seconds / system.seconds
+    console.print(f"system / fair baseline: [bold]{ratio:.1%}[/]   system: [bold]{system.rate:,.0f}[/] declarations/s"
+                  f"   goal: {GOAL_RATE:,}/s and {GOAL_RATIO:.0%} -> "
+                  f"{'[green]met' if system.rate >= GOAL_RATE and ratio >= GOAL_RATIO else '[red]not met'}[/]")
+    if limit:
+        console.print(f"the system moves {system.messages / system.seconds / limit.produce.per_second:.1%} of what "
+                      f"kcat can produce and {system.messages / system.seconds / limit.consume.per_second:.1%} of "
+                      "what it can consume on this broker")
+    console.print(f"[dim]seed {args.seed}, batch {args.batch}, load average {os.getloadavg()[0]:.2f} on "
+                  f"{os.cpu_count()} cores at the end (others' work skews every figure)[/]")
 
 
 async def main_async(args) -> None:
     settings = PlatformSettings()
-    tag = uuid.uuid4().hex[:8]
-    prefix, dbname = f"bench{tag}.", f"bench_{tag}"
-    admin = await asyncpg.connect(settings.database_url)
-    await admin.execute(f'CREATE DATABASE "{dbname}"')
-    await admin.close()
-    db_url = settings.with_database(dbname)
-    await ensure_topics(settings.kafka_bootstrap, prefix)
-    console.print(f"generating {args.count:,} declarations for {args.employers:,} employers...")
-    items = make_declarations(args.count, args.employers, args.interleave)
+    console.print(f"generating (seed {args.seed})...")
+    work = generate(args.count, args.employers, args.periods, args.seed, args.interleave)
+    console.print(work.describe())
+    world = World(settings, uuid.uuid4().hex[:8])
+    await world.create()
     try:
-        baseline = await run_baseline(settings, prefix, db_url, items, args.batch)
-        system = await run_system(settings, prefix, db_url, items, args.batch, args.instances, args.relay)
+        limit = None
+        if broker.available():
+            limit = await asyncio.to_thread(broker.measure, settings.kafka_bootstrap, world.kcat_topic,
+                                            [(k, v) for _, k, v in work.messages])
+        else:
+            console.print(f"[yellow]{broker.INSTALL_HINT}[/]")
+        baseline = await run_baseline(world, work, args.batch)
+        system, summary = await run_system(world, work, args)
     finally:
-        await _cleanup(settings, prefix, dbname)
-    table = Table("run", "declarations", "seconds", "declarations/s")
-    table.add_row(f"system (collection x{args.instances}, relay {args.relay})", f"{args.count:,}", f"{system:.1f}", f"{args.count / system:,.0f}")
-    table.add_row("baseline (aiokafka + COPY + produce)", f"{args.count:,}", f"{baseline:.1f}",
-                  f"{args.count / baseline:,.0f}")
-    console.print(table)
-    console.print(f"system / baseline throughput ratio: [bold]{baseline / system:.1%}[/]")
-
-
-async def _cleanup(settings: PlatformSettings, prefix: str, dbname: str) -> None:
-    admin = await asyncpg.connect(settings.database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    await admin.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await client.start()
-    await client.delete_topics([t for t in await client.list_topics() if t.startswith(prefix)])
-    await client.close()
+        await world.drop()
+    report(work, system, baseline, limit, args)
+    if summary:
+        console.print(Markdown(f"### Top of the profile (service process, py-spy)\n\n{summary.markdown(args.top)}"))
+        console.print(f"[dim]raw stacks: {settings.state_dir / 'bench-profile.raw'} "
+                      "(.venv/bin/python -m bench.profile FILE summarises them again)[/]")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--employers", type=int, default=4_000)
+    parser.add_argument("--count", type=int, default=200_000, help="declarations, revisions included")
+    parser.add_argument("--employers", type=int, default=None, help="default: about 50 workers per employer")
+    parser.add_argument("--periods", type=int, default=3, help="months declared, ending the month before 2025-09")
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--instances", type=int, default=1, help="collection service processes (one group)")
     parser.add_argument("--relay", choices=["inline", "external"], default="inline",
                         help="publish the outbox from the service process or from its own relay process")
     parser.add_argument("--interleave", action="store_true",
                         help="alternate employers message by message (worst case) instead of payroll order")
+    parser.add_argument("--profile", action="store_true", help="record the service with py-spy and summarise")
+    parser.add_argument("--top", type=int, default=15, help="rows of each profile table")
+    parser.add_argument("--port", type=int, default=6091, help="first web port of the service processes")
     args = parser.parse_args()
     settings = PlatformSettings()
     kafka.start_kafka(settings)

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from ansinh.devplatform import kafka
 from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
-from bench.declarations import publish_all
+from bench.kafka_io import publish_all
 
 console = Console()
 
