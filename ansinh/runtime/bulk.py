@@ -16,10 +16,12 @@ import logging
 
 import mode
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError
 
 from ansinh.runtime.consumer import BatchConsumer, until_done
 from ansinh.runtime.dlq import RawMessage
+from ansinh.runtime.errors import error_name
+from ansinh.runtime.retry import retry_transient
 
 log = logging.getLogger("ansinh.runtime.bulk")
 
@@ -69,25 +71,38 @@ class BulkSource(mode.Service):
                 if records:
                     batch = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
                              for r in records]
-                    accepted = await self.batch_consumer.accept(batch)
+                    # Its dead letters (decode, prepare) are acknowledged before accept returns, and its
+                    # offsets are committed only after its own transaction: never before either.
+                    accepted = await until_done(lambda b=batch: self.batch_consumer.accept(b), self._service,
+                                                self.logical_topic)
                 if in_flight is not None:
                     await self._finish(in_flight)
                     in_flight = None
                 if accepted is not None:
                     task = asyncio.create_task(until_done(lambda a=accepted: self.batch_consumer.apply(a),
-                                                          self.logical_topic, len(records)))
+                                                          self._service, self.logical_topic))
                     in_flight = (task, {tp: part[-1].offset + 1 for tp, part in fetched.items() if part})
             if in_flight is not None:  # stopping: let the last transaction finish and record it
                 await self._finish(in_flight)
         finally:
             self._drained.set()
 
+    @property
+    def _service(self) -> str:
+        return self.runtime.settings.service
+
     async def _fetch(self, window_ms: int):
+        """The next batch; a broker fault is retried (readiness red meanwhile) until it passes or we stop.
+        Anything else the fetch raises (authorization, a corrupt record) is not the message's to pay for
+        either: the partition holds with a loud log."""
+        def fetch():
+            return self.consumer.getmany(timeout_ms=window_ms, max_records=self.runtime.settings.batch_size)
         try:
-            return await self.consumer.getmany(timeout_ms=window_ms, max_records=self.runtime.settings.batch_size)
-        except KafkaError as exc:
-            log.warning("fetch from %s failed: %r; retrying", self.logical_topic, exc)
-            await asyncio.sleep(1)
+            return await retry_transient("fetch", self._service, self.logical_topic, fetch, retry_on="anything",
+                                         stop_when=self._stopping)
+        except Exception:  # noqa: BLE001 - only when stopping: nothing was fetched
+            if not self._stopping.is_set():
+                raise
             return {}
 
     async def _finish(self, in_flight) -> None:
@@ -97,8 +112,11 @@ class BulkSource(mode.Service):
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await self.consumer.commit(offsets)
+            await retry_transient("commit", self._service, self.logical_topic, self.consumer.commit, offsets)
         except CommitFailedError as exc:
             # The group rebalanced while we worked: the new owner re-reads these records and the inbox
             # makes the redelivery harmless.
             log.info("offset commit after a rebalance failed (%s); records will be redelivered", exc)
+        except Exception as exc:  # noqa: BLE001 - same outcome: a redelivery, which the inbox makes harmless
+            log.warning("offset commit of %s failed (%s); records will be redelivered", self.logical_topic,
+                        error_name(exc))

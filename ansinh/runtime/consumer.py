@@ -1,8 +1,21 @@
 """The consume loop's contract, shared by every agent: decode, handle in batches, route failures.
 
-``BatchConsumer.process`` never raises for a bad message: undecodable ones and ones whose handler fails
-permanently go to the DLQ; transient infrastructure errors are retried until they pass (the offset does
-not move meanwhile). Faust acks a batch only after ``process`` returns.
+No message can stop a consumer. ``BatchConsumer.process`` ends every message either processed or in
+``<topic>.dlq`` (with its original bytes, a reason that names no value, its error class and the stage):
+
+* **decode**: bytes that are not a valid envelope and payload for the topic;
+* **prepare**: the pure half of a handler raised; the chunk is prepared again one message at a time
+  and only the messages that raise alone are dead-lettered;
+* **check**: the handler refused the message (it returned it with a ``PermanentError``);
+* **transaction**: the transaction failed deterministically (SQLSTATE 21/22/23..., a value the driver
+  cannot encode, an exception of the handler). The batch is split in halves, left first, each in its
+  own transaction, until the message that fails alone is found (it is tried twice alone); it is
+  dead-lettered and the rest is committed.
+
+Transient faults (database or broker unreachable, deadlock...) and bugs of ours (SQLSTATE 42...) are
+retried in place with the runtime's one policy (``ansinh.runtime.retry``): nothing is dead-lettered
+for them and the offset does not move meanwhile; readiness is red until they pass. Faust acks a batch
+only after ``process`` returns.
 """
 from __future__ import annotations
 
@@ -11,15 +24,17 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from ansinh.runtime.decoding import Decoder, Incoming
 from ansinh.runtime.dlq import DeadLetters, RawMessage
-from ansinh.runtime.errors import DecodeError, PermanentError, is_transient
+from ansinh.runtime.errors import DecodeError, PermanentError, error_name, failure_reason
 from ansinh.runtime.logs import correlation_id
-from ansinh.runtime.metrics import BATCH_SECONDS, CONSUMED, RETRIES
+from ansinh.runtime.metrics import BATCH_SECONDS, BISECTIONS, CONSUMED
+from ansinh.runtime.retry import retry_transient
 
 log = logging.getLogger("ansinh.runtime.consumer")
+T = TypeVar("T")
 
 # A handler commits what it can and returns the messages it refused (each with its reason): they go to
 # the DLQ after the commit. It must not claim refused messages in the inbox, so a redelivery re-checks them.
@@ -28,10 +43,10 @@ Handler = Callable[[Sequence[Incoming]], Awaitable[Rejections | None]]
 # Optionally split in two: ``prepare`` (pure, no I/O) and ``apply`` (the transaction). A bulk source then
 # prepares batch N+1 while batch N's transaction is in flight. ``prepare`` is called on chunks of the
 # batch (yielding to the event loop in between, so the in-flight transaction keeps moving); its results
-# must combine with ``+``.
+# must combine with ``+``. It may be called again on parts of a batch (one message, a half) when a
+# message must be isolated, so it must be deterministic.
 Prepare = Callable[[Sequence[Incoming]], Any]
 Apply = Callable[[Any], Awaitable[Rejections | None]]
-UNEXPECTED_ATTEMPTS = 3
 ACCEPT_CHUNK = 200
 
 
@@ -49,16 +64,19 @@ class BatchConsumer:
 
     def __init__(self, service: str, logical_topic: str, decoder: Decoder, handler: Handler | Apply,
                  dead_letters: DeadLetters, max_backoff_s: float = 10.0,
-                 on_undecodable: Callable[[DecodeError], None] | None = None, prepare: Prepare | None = None):
+                 on_undecodable: Callable[[DecodeError], None] | None = None, prepare: Prepare | None = None,
+                 initial_backoff_s: float = 0.1):
         self.service, self.topic, self.decoder = service, logical_topic, decoder
         self.on_undecodable, self.prepare = on_undecodable, prepare
-        self.handler, self.dead_letters, self.max_backoff_s = handler, dead_letters, max_backoff_s
+        self.handler, self.dead_letters = handler, dead_letters
+        self.backoff = {"initial_s": initial_backoff_s, "max_s": max_backoff_s}
 
     async def process(self, batch: Sequence[RawMessage]) -> None:
         await self.apply(await self.accept(batch))
 
+    # ---- pure steps: decode and prepare, per chunk, isolating what raises ------------------------------
     async def accept(self, batch: Sequence[RawMessage]) -> Accepted:
-        """Decode (dead-lettering what does not decode) and prepare; touches no state."""
+        """Decode and prepare (dead-lettering what fails there); touches no state."""
         started = time.perf_counter()
         decoded: list[Incoming] = []
         prepared = None
@@ -67,103 +85,119 @@ class BatchConsumer:
             for raw in batch[first:first + ACCEPT_CHUNK]:
                 try:
                     chunk.append(self.decoder.decode(raw))
-                except DecodeError as exc:
-                    await self.dead_letters.route(raw, str(exc), type(exc).__name__)
-                    if self.on_undecodable:
-                        self.on_undecodable(exc)
-            decoded += chunk
+                except Exception as exc:  # noqa: BLE001 - whatever the bytes, the consumer goes on
+                    await self._undecodable(raw, exc)
             if self.prepare and chunk:
-                part = self.prepare(chunk)
-                prepared = part if prepared is None else prepared + part
+                part, chunk = await self._prepare(chunk)
+                if chunk:
+                    prepared = part if prepared is None else prepared + part
+            decoded += chunk
             await asyncio.sleep(0)  # let an in-flight transaction take its next step
         return Accepted(decoded, prepared, started)
 
+    async def _undecodable(self, raw: RawMessage, exc: Exception) -> None:
+        reason = failure_reason(exc, "decode")
+        await self.dead_letters.route(raw, reason, type(exc).__name__, "decode")
+        if self.on_undecodable:
+            try:
+                self.on_undecodable(exc if isinstance(exc, DecodeError) else DecodeError(reason))
+            except Exception as callback_error:  # noqa: BLE001 - a metric callback must not stop the consumer
+                log.warning("on_undecodable of %s failed: %s", self.topic, error_name(callback_error))
+
+    async def _prepare(self, chunk: list[Incoming]) -> tuple[Any, list[Incoming]]:
+        """``prepare(chunk)``; if it raises, prepare each message alone and dead-letter those that raise."""
+        try:
+            return self.prepare(chunk), chunk
+        except Exception as exc:  # noqa: BLE001 - a pure step failed: find the message that makes it fail
+            log.info("preparing %d messages of %s failed (%s); preparing them one by one", len(chunk),
+                     self.topic, error_name(exc))
+        prepared, kept = None, []
+        for item in chunk:
+            try:
+                part = self.prepare([item])
+            except Exception as exc:  # noqa: BLE001
+                with _correlated(item):
+                    await self.dead_letters.route(item.raw, failure_reason(exc, "prepare"), type(exc).__name__,
+                                                  "prepare")
+                continue
+            prepared = part if prepared is None else prepared + part
+            kept.append(item)
+        return prepared, kept
+
+    # ---- the transaction: commit, or isolate the message that makes it fail ----------------------------
     async def apply(self, accepted: Accepted) -> None:
         """Run the handler's transaction; never raises for a bad message."""
         if accepted.items:
-            await self._handle(accepted.items, accepted.prepared)
+            await self._settle(accepted.items, accepted.prepared)
         BATCH_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - accepted.started)
+
+    async def _settle(self, items: Sequence[Incoming], prepared: Any = None) -> None:
+        """Commit ``items`` in one transaction; if it fails deterministically, split to find the cause."""
+        try:
+            refused = await self._transaction(items, prepared)
+        except Exception as exc:  # noqa: BLE001 - transient faults and our bugs were retried inside
+            await self._isolate(items, exc)
+            return
+        await self._committed(items, refused)
+
+    async def _transaction(self, items: Sequence[Incoming], prepared: Any = None) -> Rejections:
+        """The handler's transaction, retried in place on transient faults and held on bugs of ours."""
+        return await retry_transient("transaction", self.service, self.topic, self._call, items, prepared,
+                                     retry_on="not-the-message", **self.backoff) or ()
 
     async def _call(self, items: Sequence[Incoming], prepared: Any = None) -> Rejections | None:
         if self.prepare is None:
             return await self.handler(items)
         return await self.handler(prepared if prepared is not None else self.prepare(items))
 
-    async def _handle(self, batch: Sequence[Incoming], prepared: Any = None) -> None:
-        try:
-            refused = await self._with_transient_retry(batch, prepared) or ()
-            await self._refuse(refused)
-            CONSUMED.labels(self.service, self.topic, "processed").inc(len(batch) - len(refused))
-        except Exception as exc:  # noqa: BLE001 - any failure of a batch: isolate the bad message
-            if len(batch) == 1:
-                await self._handle_one_failed(batch[0], exc)
-                return
-            log.info("batch of %d failed (%s); retrying message by message", len(batch), exc)
-            for item in batch:
-                await self._handle([item])
+    async def _isolate(self, items: Sequence[Incoming], exc: Exception) -> None:
+        if len(items) > 1:
+            BISECTIONS.labels(self.service, self.topic).inc()
+            log.info("transaction of %d messages of %s failed (%s); splitting the batch to find the cause",
+                     len(items), self.topic, error_name(exc))
+            middle = len(items) // 2
+            await self._settle(items[:middle])  # left first: what commits, commits in offset order
+            await self._settle(items[middle:])
+            return
+        [item] = items
+        with _correlated(item):
+            if not isinstance(exc, PermanentError):
+                try:  # it failed alone once; a second failure alone shows it is this message
+                    refused = await self._transaction(items)
+                except Exception as again:  # noqa: BLE001
+                    exc = again
+                else:
+                    await self._committed(items, refused)
+                    return
+            log.warning("event %s of %s fails its transaction alone: %s; dead-lettering it",
+                        item.envelope.event_id, self.topic, error_name(exc))
+            await self.dead_letters.route(item.raw, failure_reason(exc, "transaction"), type(exc).__name__,
+                                          "transaction")
 
-    async def _with_transient_retry(self, batch: Sequence[Incoming], prepared: Any = None) -> Rejections | None:
-        backoff = 0.1
-        while True:
-            try:
-                return await self._call(batch, prepared)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                RETRIES.labels(self.service, self.topic).inc()
-                log.warning("transient failure handling %d messages: %r; retrying in %.1fs", len(batch), exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
-
-    async def _refuse(self, refused: Rejections) -> None:
-        """Dead-letter what a handler refused, each logged under its own correlation id."""
+    async def _committed(self, items: Sequence[Incoming], refused: Rejections) -> None:
+        """Dead-letter what the handler refused, each under its own correlation id; count the rest."""
         for item, error in refused:
             with _correlated(item):
-                await self.dead_letters.route(item.raw, str(error), type(error).__name__)
-
-    async def _handle_one_failed(self, item: Incoming, exc: Exception) -> None:
-        with _correlated(item):
-            await self._retry_or_dead_letter(item, exc)
-
-    async def _retry_or_dead_letter(self, item: Incoming, exc: Exception) -> None:
-        if isinstance(exc, PermanentError):
-            await self.dead_letters.route(item.raw, str(exc), type(exc).__name__)
-            return
-        for attempt in range(2, UNEXPECTED_ATTEMPTS + 1):
-            try:
-                await self._refuse(await self._with_transient_retry([item]) or ())
-                CONSUMED.labels(self.service, self.topic, "processed").inc()
-                return
-            except Exception as again:  # noqa: BLE001
-                if isinstance(again, PermanentError):
-                    exc = again
-                    break
-                exc = again
-                log.warning("attempt %d of event %s failed: %r", attempt, item.envelope.event_id, again)
-        log.exception("handler failed permanently for %s", item.envelope.event_id, exc_info=exc)
-        reason = str(exc) if isinstance(exc, PermanentError) else f"handler failed: {type(exc).__name__}: {exc}"
-        await self.dead_letters.route(item.raw, reason, type(exc).__name__)
+                await self.dead_letters.route(item.raw, failure_reason(error, "check"), type(error).__name__,
+                                              "check")
+        CONSUMED.labels(self.service, self.topic, "processed").inc(len(items) - len(refused))
 
 
 async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
     """Faust acks a batch as soon as the agent moves on, even after an exception: so never move on
-    with a batch half-done. ``process`` routes bad messages itself; anything escaping it is a fault of
-    ours or of the infrastructure, and the batch is retried (the partition waits) until it passes."""
-    await until_done(lambda: batch_consumer.process(batch), batch_consumer.topic, len(batch))
+    with a batch half-done (see ``until_done``)."""
+    await until_done(lambda: batch_consumer.process(batch), batch_consumer.service, batch_consumer.topic)
 
 
-async def until_done(step, topic: str, size: int) -> None:
-    """Run ``step()`` until it returns without raising (see ``process_until_done``)."""
-    backoff = 0.5
-    while True:
-        try:
-            await step()
-            return
-        except Exception:  # noqa: BLE001
-            log.exception("processing a batch of %d from %s failed; retrying in %.1fs (nothing is acked)",
-                          size, topic, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+async def until_done(step: Callable[[], Awaitable[T]], service: str, topic: str) -> T:
+    """The last-resort guard of a consume loop: run ``step()`` until it returns.
+
+    ``process``/``accept``/``apply`` absorb every failure a message can cause and retry transient ones
+    themselves; what still escapes is a bug of ours (in the runtime or a handler breaking its contract).
+    Moving on would lose the batch (faust acks it) or dead-letter it wholesale, so the partition holds:
+    retried with the runtime's backoff, readiness red, ``ansinh_consumer_held`` 1, logged loudly.
+    """
+    return await retry_transient("consume", service, topic, step, retry_on="anything", max_s=30.0)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Decode raw bytes into an envelope and the payload model the topic allows, with readable reasons."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError, create_model
@@ -20,15 +21,32 @@ class Incoming:
     message: Message
 
 
+# Error types whose message pydantic builds from the input itself (a tag, an attribute, an exception's
+# text): replaced by a fixed wording, so that no value of the message reaches a reason.
+_ECHOING = {"union_tag_invalid": "the type tag does not match any of the expected ones",
+            "no_such_attribute": "unknown attribute", "get_attribute_error": "cannot read this attribute",
+            "datetime_object_invalid": "invalid datetime", "iteration_error": "cannot iterate over this value",
+            "mapping_type": "Input should be a valid mapping", "bytes_invalid_encoding": "invalid encoding",
+            "value_error": "invalid value", "assertion_error": "invalid value"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
 def describe(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem: ``payload.region: Input should be less than or equal to 4 (got 7)``."""
+    """One line per problem, naming the field and why, never its value:
+    ``payload.region: Input should be less than or equal to 4``."""
     parts = []
-    for err in exc.errors(include_url=False)[:10]:
-        where = ".".join(str(p) for p in err["loc"]) or "<root>"
-        got = err.get("input")
-        shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r:.60})"
-        parts.append(f"{prefix}{where}: {err['msg']}{shown}")
+    for err in exc.errors(include_url=False, include_input=False, include_context=False)[:10]:
+        where = ".".join(_place(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{prefix}{where}: {_ECHOING.get(err['type'], err['msg'])}")
     return "; ".join(parts)
+
+
+def _place(part) -> str:
+    """A location part: a list index or a field name; a key the sender made up is not repeated (it could
+    be anything, a citizen id included)."""
+    if isinstance(part, int):
+        return str(part)
+    return part if _NAME.fullmatch(str(part)) and not any(ch.isdigit() for ch in str(part)) else "<key>"
 
 
 class Decoder:
@@ -61,7 +79,8 @@ class Decoder:
         model = self.models.get((head.type, head.schema_version))
         if model is None:
             known = ", ".join(f"{t} v{v}" for t, v in sorted(self.models))
-            raise DecodeError(f"unknown message type {head.type!r} v{head.schema_version} on this topic; "
+            named = repr(head.type) if _NAME.fullmatch(head.type) else "(not a type name)"
+            raise DecodeError(f"unknown message type {named} v{head.schema_version} on this topic; "
                               f"expected one of: {known}")
         try:
             envelope = _typed_envelope(model).model_validate_json(raw.value)

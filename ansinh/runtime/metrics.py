@@ -4,9 +4,9 @@ Each service declares its own business metrics once, in its own ``metrics`` modu
 """
 from prometheus_client import Counter, Gauge, Histogram
 
-# Messages routed to a dead-letter topic, by source topic and error class.
+# Messages routed to a dead-letter topic, by source topic, error class and stage (decode, prepare, transaction).
 DLQ_MESSAGES = Counter("ansinh_dlq_messages_total", "Messages sent to a dead-letter topic",
-                       ["service", "topic", "error_class"])
+                       ["service", "topic", "error_class", "stage"])
 # Messages a consumer received, by outcome (processed, duplicate, dead_lettered).
 CONSUMED = Counter("ansinh_consumed_messages_total", "Messages consumed, by outcome",
                    ["service", "topic", "outcome"])
@@ -14,9 +14,14 @@ CONSUMED = Counter("ansinh_consumed_messages_total", "Messages consumed, by outc
 BATCH_SECONDS = Histogram("ansinh_handler_batch_seconds", "Seconds to handle one consumed batch",
                           ["service", "topic"],
                           buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-# Handler retries after a transient infrastructure failure.
-RETRIES = Counter("ansinh_handler_retries_total", "Batches retried after a transient failure",
-                  ["service", "topic"])
+# Retries of the one retry policy (ansinh.runtime.retry): transient faults, and holds on a bug of ours.
+RETRIES = Counter("ansinh_retries_total", "Operations retried after a transient failure (or held on our bug)",
+                  ["service", "operation", "error_class"])
+# 1 while a consumer holds its partitions on an error of ours (SQLSTATE 42...): fix and redeploy.
+HELD = Gauge("ansinh_consumer_held", "1 while a consumer holds on a bug of ours", ["service", "topic"])
+# Batches split in two to find the message that makes their transaction fail.
+BISECTIONS = Counter("ansinh_batch_bisections_total", "Batches split to isolate a failing message",
+                     ["service", "topic"])
 # Outbox events published to Kafka by the relay.
 OUTBOX_PUBLISHED = Counter("ansinh_outbox_published_total", "Outbox events published", ["service", "topic"])
 # Outbox events committed but not yet published (refreshed by the relay).

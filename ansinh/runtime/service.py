@@ -28,7 +28,8 @@ from ansinh.runtime.database import create_pool, prepare_schema
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.lag import lag_of
-from ansinh.runtime.metrics import CONSUMER_LAG, READY
+from ansinh.runtime import health
+from ansinh.runtime.metrics import CONSUMER_LAG
 from ansinh.runtime.outbox import OutboxRelay, new_producer
 from ansinh.runtime.settings import ServiceSettings
 from schemas.topics import spec
@@ -45,7 +46,8 @@ class ServiceRuntime(mode.Service):
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # set once resources exist (start-up); see ``health`` for "can work now"
+        self.health = health.of(settings.service)  # red while an operation waits out a fault (retry.py)
         self.consumed_topics: dict[str, str] = {}  # logical topic -> consumer group
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -63,11 +65,11 @@ class ServiceRuntime(mode.Service):
         if s.relay == "inline":
             self._tasks.append(asyncio.create_task(self.relay.run(self._stopping), name="outbox-relay"))
         self.ready.set()
-        READY.labels(s.service).set(1)
+        self.health.start()
         log.info("%s ready: schema %s, Kafka %s", s.service, s.schema, s.kafka_bootstrap)
 
     async def on_stop(self) -> None:
-        READY.labels(self.settings.service).set(0)
+        self.health.stop()
         self._stopping.set()  # the relay finishes the batch it is publishing, then returns
         for task in self._tasks:
             if task.get_name() == "lag-monitor":
@@ -113,9 +115,9 @@ class _LazyDeadLetters(DeadLetters):
         self.runtime = runtime
         super().__init__(None, runtime.settings.service, logical_topic)  # type: ignore[arg-type]
 
-    async def route(self, message: RawMessage, reason: str, error_class: str) -> None:
+    async def route(self, message: RawMessage, reason: str, error_class: str, stage: str = "transaction") -> None:
         self.producer = self.runtime.producer
-        await super().route(message, reason, error_class)
+        await super().route(message, reason, error_class, stage)
 
 
 def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
@@ -144,8 +146,9 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
 
     @app.page("/ready")
     async def ready(web, request):
-        ok = runtime.ready.is_set()
-        return web.json({"service": settings.service, "ready": ok}, status=200 if ok else 503)
+        ok = runtime.ready.is_set() and runtime.health.ready
+        return web.json({"service": settings.service, "ready": ok, "waiting_on": runtime.health.waiting_on},
+                        status=200 if ok else 503)
 
     @app.page("/metrics")
     async def metrics(web, request):
