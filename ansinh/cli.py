@@ -3,6 +3,7 @@ live in ``ansinh.ops``, the local platform and the demo in ``ansinh.devplatform`
 
     ansinh platform up|down|status     the local Kafka (KRaft) and PostgreSQL
     ansinh topics create|list          the topic catalogue, DLQ twins included
+    ansinh provision [SERVICE ...]     roles, schemas and grants, with the admin URL (operator step)
     ansinh migrate [SERVICE ...]       apply each service's migrations as its own role
     ansinh run SERVICE                 run one service in the foreground
     ansinh services start|stop|status  all four services in the background
@@ -45,18 +46,72 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_password(service: str) -> str | None:
+    """The local platform's generated password of ``service``, if this checkout has one."""
+    from ansinh.ops.credentials import LocalSecrets
+
+    local = LocalSecrets(PlatformSettings().state_dir)
+    return local.db_password(service) if local.exists() else None
+
+
+def _local_credentials(service: str) -> dict[str, str]:
+    """On the local platform, the variables that give ``service`` its own role's credentials (none if the
+    environment already has them, or if this checkout has no generated passwords)."""
+    import os
+
+    from ansinh.ops.credentials import role_of
+
+    password = _local_password(service)
+    if os.environ.get("ANSINH_DB_URL") or os.environ.get("ANSINH_DB_PASSWORD") or not password:
+        return {}
+    if any(os.environ.get(f"ANSINH_DB_{part}") for part in ("HOST", "PORT", "NAME")):
+        return {"ANSINH_DB_PASSWORD": password}  # the database is given: only the password is missing
+    return {"ANSINH_DB_URL": PlatformSettings().url_for(role_of(service), password)}
+
+
+def _service_settings(service: str) -> ServiceSettings:
+    """A service's settings from the environment; on the local platform, with its generated password."""
+    local = {k.removeprefix("ANSINH_").lower(): v for k, v in _local_credentials(service).items()}
+    return ServiceSettings(service=service, **local)
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    import os
+
+    from ansinh.ops.credentials import LocalSecrets, password_env
+    from ansinh.ops.provision import ProvisionError, check_password, provision_all
+
+    settings = PlatformSettings()
+    # ANSINH_<SERVICE>_DB_PASSWORD when the operator gives it; on the local cluster (no DATABASE_URL), the
+    # local platform's generated passwords; anywhere else a missing password is an error.
+    local = LocalSecrets(settings.state_dir) if "DATABASE_URL" not in os.environ else None
+    try:
+        passwords = {s: check_password(s, os.environ.get(password_env(s)) or (local and local.db_password(s)))
+                     for s in args.services or SERVICES}
+    except ProvisionError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    for line in asyncio.run(provision_all(settings.database_url, passwords)):
+        console.print(line)
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from ansinh.runtime.database import prepare_schema
 
     for service in args.services or SERVICES:
-        applied = asyncio.run(prepare_schema(ServiceSettings(service=service)))
+        applied = asyncio.run(prepare_schema(_service_settings(service)))
         console.print(f"{service}: " + (", ".join(applied) if applied else "up to date"))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import importlib
+    import os
 
+    # The service process holds its own role's credentials only, never the admin URL.
+    os.environ.update(_local_credentials(args.service))
+    os.environ.pop("DATABASE_URL", None)
     sys.argv = [sys.argv[0]]  # faust's Worker parses the command line itself
     importlib.import_module(f"services.{args.service}.app").main()
     return 0
@@ -83,10 +138,14 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from ansinh.runtime.service import flush_outbox, run_relay
 
     if args.action == "relay":
-        asyncio.run(run_relay(ServiceSettings(service=args.service)))
+        asyncio.run(run_relay(_service_settings(args.service)))
         return 0
-    published = asyncio.run(flush_outbox(ServiceSettings(service=args.service)))
-    console.print(f"{args.service}: published {published} pending outbox events")
+    flushed = asyncio.run(flush_outbox(_service_settings(args.service)))
+    if flushed.active_relay:  # one relay per schema: the active one is publishing the outbox
+        console.print(f"{args.service}: a relay is active ({flushed.active_relay}) and publishes the outbox; "
+                      "nothing flushed here")
+    else:
+        console.print(f"{args.service}: published {flushed.published} pending outbox events")
     return 0
 
 
@@ -129,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("topics", help="create or list topics")
     p.add_argument("action", choices=["create", "list"])
     p.set_defaults(func=cmd_topics)
+    p = sub.add_parser("provision", help="create each service's role, schema and grants (admin URL)")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
+    p.set_defaults(func=cmd_provision)
     p = sub.add_parser("migrate", help="apply migrations")
     p.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
     p.set_defaults(func=cmd_migrate)
@@ -155,7 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-running", action="store_true", help="leave the services running afterwards")
     p.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from ansinh.ops.procs import PortTaken
+
+    try:
+        return args.func(args)
+    except PortTaken as exc:  # another process on one of our ports: say who, and how to choose another
+        console.print(f"[red]✗ {exc}[/]")
+        return 1
 
 
 if __name__ == "__main__":

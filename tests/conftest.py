@@ -11,13 +11,16 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from ansinh.runtime.settings import REPO_ROOT, PlatformSettings, ServiceSettings
+from ansinh.ops.credentials import LocalSecrets, password_env
+from ansinh.ops.provision import provision_all
 from ansinh.ops.topics import ensure_topics
+from ansinh.runtime.settings import REPO_ROOT, SERVICES, PlatformSettings, ServiceSettings
 
 
 # A token holding every role, given to the services the tests start; requests send it unless told otherwise.
@@ -37,38 +40,58 @@ def platform() -> PlatformSettings:
     return settings
 
 
+# Variables carrying database credentials: a test's processes get only the ones it gives them.
+CREDENTIAL_VARIABLES = {"DATABASE_URL", "ANSINH_DB_URL", "ANSINH_DB_PASSWORD"} | {
+    password_env(s) for s in SERVICES}
+
+
 @dataclass
 class Isolated:
-    """One test's private world: topics under ``prefix`` and a fresh database."""
+    """One test's private world: topics under ``prefix`` and a fresh database, provisioned (as the admin)
+    for every service; service processes get only their own role's credentials."""
 
     platform: PlatformSettings
     prefix: str
-    database_url: str
+    database_url: str  # the admin URL of the test's database: for provisioning, never given to a service
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def bootstrap(self) -> str:
         return self.platform.kafka_bootstrap
 
+    @property
+    def database(self) -> str:
+        return urlsplit(self.database_url).path.lstrip("/")
+
     def topic(self, name: str) -> str:
         return self.prefix + name
 
     def service(self, name: str, **overrides) -> ServiceSettings:
-        return ServiceSettings(service=name, topic_prefix=self.prefix, database_url=self.database_url,
-                               **overrides)
+        """Settings of service ``name`` in this test's world: its own role's credentials, no admin URL."""
+        credentials = {"db_password": LocalSecrets(self.platform.state_dir).db_password(name)}
+        return ServiceSettings(service=name, topic_prefix=self.prefix, **{**self._database(), **credentials,
+                                                                          **overrides})
+
+    def _database(self) -> dict[str, str]:
+        parts = urlsplit(self.database_url)
+        return {"db_host": parts.hostname or "127.0.0.1", "db_port": str(parts.port or 5432),
+                "db_name": self.database}
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({"ANSINH_TOPIC_PREFIX": self.prefix, "DATABASE_URL": self.database_url,
-                    "ANSINH_LOG_LEVEL": "info", "ANSINH_API_TOKENS": API_TOKENS})
+        """The environment of a process of this test (the CLI, a service): where the database is, but no
+        credentials; the CLI finds the local platform's, ``start_service`` gives a service its own."""
+        env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+        env.update({f"ANSINH_{k.upper()}": v for k, v in self._database().items()})
+        env.update({"ANSINH_TOPIC_PREFIX": self.prefix, "ANSINH_LOG_LEVEL": "info", "ANSINH_API_TOKENS": API_TOKENS})
         env.update(extra)
         return env
 
     def start_service(self, name: str, **extra_env: str) -> "RunningService":
         port = free_port()
         log = open(self.platform.state_dir / f"test-{self.prefix}{name}.log", "wb")
+        password = LocalSecrets(self.platform.state_dir).db_password(name)
         proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT,
-                                env=self.env(ANSINH_WEB_PORT=str(port), **extra_env),
+                                env=self.env(ANSINH_WEB_PORT=str(port), ANSINH_DB_PASSWORD=password, **extra_env),
                                 stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(proc)
         running = RunningService(name, proc, port, log.name)
@@ -141,6 +164,9 @@ async def isolated(platform: PlatformSettings):
     admin = await asyncpg.connect(platform.database_url)
     await admin.execute(f'CREATE DATABASE "{dbname}"')
     await admin.close()
+    # The operator step (`ansinh provision`), as the admin: roles, schemas and grants of every service.
+    local = LocalSecrets(platform.state_dir)
+    await provision_all(platform.with_database(dbname), {s: local.db_password(s) for s in SERVICES})
     await ensure_topics(platform.kafka_bootstrap, prefix)
     world = Isolated(platform, prefix, platform.with_database(dbname))
     yield world

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansinh.ops.procs import port_open, read_pid, start_detached, stop_pid, wait_until
+from ansinh.ops.procs import check_port_is_ours, port_open, read_pid, start_detached, stop_pid, wait_until
 from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -118,7 +118,11 @@ def kafka_running(settings: PlatformSettings) -> bool:
 def start_kafka(settings: PlatformSettings, timeout: float = 90.0) -> str:
     """Start the broker unless it already answers; returns a one-line description."""
     paths = KafkaPaths.of(settings)
-    if kafka_running(settings):
+    ours = {pid} if (pid := read_pid(paths.pid)) else set()
+    running = [check_port_is_ours(port, ours, "this checkout's Kafka broker", variable)
+               for port, variable in ((settings.kafka_port, "ANSINH_KAFKA_PORT"),
+                                      (settings.kafka_controller_port, "ANSINH_KAFKA_CONTROLLER_PORT"))]
+    if running[0]:
         return f"Kafka already running on 127.0.0.1:{settings.kafka_port}"
     libs = resolve_jars(settings)
     format_storage(settings, libs)

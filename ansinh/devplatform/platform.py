@@ -7,23 +7,38 @@ from rich.console import Console
 from rich.table import Table
 
 from ansinh.devplatform import kafka, postgres, prometheus
-from ansinh.ops.procs import port_open
+from ansinh.ops.credentials import LocalSecrets
+from ansinh.ops.procs import PortTaken, port_open
+from ansinh.ops.provision import provision_all
 from ansinh.ops.processes import probe, stop_service
 from ansinh.ops.topics import ensure_topics
 from ansinh.runtime.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
 
 
 def up(console: Console) -> int:
-    """Start Kafka, PostgreSQL and Prometheus (each only if not running) and create the catalogue's topics."""
+    """Start Kafka, PostgreSQL and Prometheus (each only if not running), create the catalogue's topics and
+    provision each service's role and schema with this checkout's generated passwords."""
     settings = PlatformSettings()
-    with console.status("Resolving Kafka jars and starting the broker (first run downloads ~45 MB)..."):
-        console.print(f"[green]✓[/] {kafka.start_kafka(settings)}")
-    with console.status("Starting PostgreSQL..."):
-        console.print(f"[green]✓[/] {postgres.start_postgres(settings)}")
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
-    console.print(f"[green]✓[/] topics: {len(created)} created, catalogue complete")
-    console.print(f"[green]✓[/] {prometheus.start_prometheus(settings)}")
+    try:
+        with console.status("Resolving Kafka jars and starting the broker (first run downloads ~45 MB)..."):
+            console.print(f"[green]✓[/] {kafka.start_kafka(settings)}")
+        with console.status("Starting PostgreSQL..."):
+            console.print(f"[green]✓[/] {postgres.start_postgres(settings)}")
+        console.print(f"[green]✓[/] {provision_local(settings)}")
+        created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
+        console.print(f"[green]✓[/] topics: {len(created)} created, catalogue complete")
+        console.print(f"[green]✓[/] {prometheus.start_prometheus(settings)}")
+    except PortTaken as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        return 1
     return 0
+
+
+def provision_local(settings: PlatformSettings) -> str:
+    """``ansinh provision`` for the local platform: every service's role, with the generated passwords."""
+    local = LocalSecrets(settings.state_dir)
+    asyncio.run(provision_all(settings.database_url, {s: local.db_password(s) for s in SERVICES}))
+    return f"service roles provisioned (passwords: {local.path}, mode 0600)"
 
 
 def down(console: Console) -> int:
@@ -45,7 +60,8 @@ def status(console: Console) -> int:
     table = Table("component", "where", "state")
     table.add_row("Kafka", settings.kafka_bootstrap, state(kafka.kafka_running(settings)))
     table.add_row("PostgreSQL", settings.database_url.split("@")[-1], state(postgres.reachable(settings.database_url)))
-    table.add_row("Prometheus", f"http://127.0.0.1:{prometheus.PORT}", state(port_open("127.0.0.1", prometheus.PORT)))
+    table.add_row("Prometheus", f"http://127.0.0.1:{settings.prometheus_port}",
+                  state(port_open("127.0.0.1", settings.prometheus_port)))
     for service in SERVICES:
         answer = probe(service)
         table.add_row(service, f"http://127.0.0.1:{DEFAULT_WEB_PORTS[service]}",

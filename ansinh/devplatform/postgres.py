@@ -1,20 +1,26 @@
-"""PostgreSQL for the platform: ``DATABASE_URL`` when it answers, else a local cluster.
+"""PostgreSQL for the platform: ``DATABASE_URL`` when it is set and answers, else a local cluster.
 
 The local cluster lives in ``<state>/postgres`` and is run by the ``postgres`` OS user when we are
-root (PostgreSQL refuses to run as root). Debian's ``postgresql`` package is installed when missing.
+root (PostgreSQL refuses to run as root). When that user cannot enter the checkout (a clone in root's
+home, mode 0700), the cluster lives in the postgres user's home instead, in a directory named after the
+checkout (so each clone has its own), remembered in ``<state>/postgres.location``. Debian's ``postgresql``
+package is installed when missing. A server on our port that is not this checkout's cluster is never
+adopted: ``platform up`` names the process holding the port and says how to choose another.
 """
 from __future__ import annotations
 
 import asyncio
 import glob
+import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 from pathlib import Path
 
 import asyncpg
 
-from ansinh.ops.procs import port_open
+from ansinh.ops.procs import check_port_is_ours
 from ansinh.runtime.settings import PlatformSettings
 
 SUPERUSER_PASSWORD = "ansinh"
@@ -66,9 +72,39 @@ def _run(cmd: list[str], what: str) -> None:
         raise PostgresPlatformError(f"{what} failed:\n{result.stdout}{result.stderr}")
 
 
+def _postgres_can_enter(path: Path) -> bool:
+    return subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def cluster_root(settings: PlatformSettings) -> Path:
+    """This checkout's cluster directory (data, socket, log): ``<state>/postgres`` when the server's user
+    can reach it, else a directory of its own in the postgres user's home (remembered per checkout)."""
+    pointer = settings.state_dir / "postgres.location"
+    if pointer.exists():
+        return Path(pointer.read_text().strip())
+    default = settings.state_dir / "postgres"
+    if os.geteuid() != 0 or (default / "data" / "PG_VERSION").exists():
+        return default
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    if _postgres_can_enter(settings.state_dir):
+        return default
+    checkout = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()[:12]
+    root = Path(pwd.getpwnam("postgres").pw_dir) / f"ansinh-{checkout}"
+    pointer.write_text(f"{root}\n")
+    return root
+
+
 def _local_paths(settings: PlatformSettings) -> tuple[Path, Path, Path]:
-    root = settings.state_dir / "postgres"
+    root = cluster_root(settings)
     return root / "data", root / "run", root / "postgres.log"
+
+
+def _postmaster_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _init_cluster(settings: PlatformSettings, bindir: Path) -> None:
@@ -97,14 +133,15 @@ def _init_cluster(settings: PlatformSettings, bindir: Path) -> None:
 
 def start_postgres(settings: PlatformSettings) -> str:
     """Make the admin URL answer; returns a one-line description of where PostgreSQL is."""
-    if reachable(settings.database_url):
-        return f"PostgreSQL reachable at {settings.database_url.split('@')[-1]}"
-    if "DATABASE_URL" in os.environ and not os.environ["DATABASE_URL"].endswith(f":{settings.pg_port}/ansinh"):
+    if "DATABASE_URL" in os.environ:  # the operator's server: theirs to choose
+        if reachable(settings.database_url):
+            return f"PostgreSQL reachable at {settings.database_url.split('@')[-1]}"
         print(f"DATABASE_URL does not answer; starting the local cluster on port {settings.pg_port}")
     bindir = _bin_dir()
-    _init_cluster(settings, bindir)
     data, run, log = _local_paths(settings)
-    if not port_open("127.0.0.1", settings.pg_port):
+    ours = {pid} if (pid := _postmaster_pid(data)) else set()
+    if not check_port_is_ours(settings.pg_port, ours, "this checkout's PostgreSQL", "ANSINH_PG_PORT"):
+        _init_cluster(settings, bindir)
         if not log.exists():
             log.touch()
             _chown_for_postgres(log)
@@ -112,7 +149,10 @@ def start_postgres(settings: PlatformSettings) -> str:
              "starting PostgreSQL")
     local_url = f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{settings.pg_port}/postgres"
     asyncio.run(_ensure_database(local_url, "ansinh"))
-    return f"PostgreSQL (local cluster {data}) on 127.0.0.1:{settings.pg_port}"
+    where = f"local cluster {data}"
+    if not data.is_relative_to(settings.state_dir):
+        where += f", outside the checkout because the postgres user cannot enter {settings.state_dir}"
+    return f"PostgreSQL ({where}) on 127.0.0.1:{settings.pg_port}"
 
 
 async def _ensure_database(url: str, name: str) -> None:

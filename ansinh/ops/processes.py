@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ansinh.ops.procs import read_pid, start_detached, stop_pid
+from ansinh.ops.credentials import local_service_env
+from ansinh.ops.procs import check_port_is_ours, read_pid, start_detached, stop_pid
 from ansinh.runtime.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSettings
 
 
@@ -20,11 +21,15 @@ def _paths(settings: PlatformSettings, service: str) -> tuple[Path, Path]:
 
 
 def start_service(settings: PlatformSettings, service: str) -> int:
+    """Start ``service`` in the background with its own role's credentials only (the local platform's)."""
     log, pid = _paths(settings, service)
     running = read_pid(pid)
     if running:
         return running
-    return start_detached([sys.executable, "-m", f"services.{service}"], log, pid, env=dict(os.environ))
+    # Another checkout's service on our port would answer in our place: refuse instead (PortTaken).
+    check_port_is_ours(DEFAULT_WEB_PORTS[service], set(), f"the {service} service")
+    env = local_service_env(settings, service, os.environ)
+    return start_detached([sys.executable, "-m", f"services.{service}"], log, pid, env=env)
 
 
 def stop_service(settings: PlatformSettings, service: str) -> bool:

@@ -1,4 +1,4 @@
-"""Small process helpers: pid files, detached starts, port probes."""
+"""Small process helpers: pid files, detached starts, port probes and who holds a port."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,58 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+_LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == _LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holders(port: int) -> list[tuple[int, str]]:
+    """The processes listening on TCP ``port`` as (pid, command line), found through /proc; empty when the
+    listener belongs to a process we may not inspect (another user's, when we are not root)."""
+    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    holders = []
+    for proc in Path("/proc").iterdir() if wanted else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in wanted for fd in (proc / "fd").iterdir()):
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                holders.append((int(proc.name), cmdline))
+        except OSError:  # gone meanwhile, or not ours to inspect
+            continue
+    return holders
+
+
+class PortTaken(RuntimeError):
+    """A port we need is held by a process that is not ours; the message names it and the way out."""
+
+
+def check_port_is_ours(port: int, ours: set[int], what: str, variable: str = "") -> bool:
+    """True when ``port`` is held by one of the ``ours`` pids, False when it is free; ``PortTaken`` when
+    another process holds it (never adopt a server we did not start: it may be another checkout's)."""
+    if not port_open("127.0.0.1", port):
+        return False
+    holders = port_holders(port)
+    if any(pid in ours for pid, _ in holders):
+        return True
+    who = "; ".join(f"pid {pid}: {cmd[:200]}" for pid, cmd in holders) or "a process this user cannot inspect"
+    other = (f", or choose another port: {variable}=<port> ./run ... (set it for every command of this checkout)"
+             if variable else " (another checkout's: `./run platform down` there)")
+    raise PortTaken(f"port {port}, which {what} needs, is held by another process ({who}). Stop it{other}")
 
 
 def read_pid(pidfile: Path) -> int | None:

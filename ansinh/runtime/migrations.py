@@ -1,6 +1,6 @@
 """Forward-only SQL migrations, one PostgreSQL schema and one role per service.
 
-``provision`` (as the superuser) creates the service's role and schema, and locks everyone else out;
+The role and schema come first, from an operator (``ansinh provision``, see ``ansinh.ops.provision``);
 ``migrate`` then applies ``services/<service>/migrations/NNNN_*.sql`` in order *as the service's role*,
 recording each in ``<schema>.schema_migrations`` in the same transaction. Re-running is a no-op, and a
 changed migration that was already applied is an error (migrations are never edited, only added).
@@ -43,27 +43,6 @@ def migrations_for(service: str) -> list[Migration]:
     found = [Migration(f"0000_platform_{f.name.removesuffix('.sql')}", f) for f in _sql_files(PLATFORM_MIGRATIONS)]
     found += [Migration(f.name.removesuffix(".sql"), f) for f in _sql_files(files(f"services.{service}") / "migrations")]
     return found
-
-
-async def provision(admin: asyncpg.Connection, service: str, password: str, database: str) -> None:
-    """Create role and schema for ``service`` (idempotent, safe when run concurrently)."""
-    role = f"ansinh_{service}"
-    await admin.execute("SELECT pg_advisory_lock(hashtext('ansinh.provision'))")
-    try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-        quoted_pw = password.replace("'", "''")
-        if not exists:
-            await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{quoted_pw}'")
-        else:
-            await admin.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{quoted_pw}'")
-        await admin.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
-        await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {role}")
-        # Only the owner may touch the schema; the public schema is closed to service roles.
-        await admin.execute(f"REVOKE ALL ON SCHEMA {service} FROM PUBLIC")
-        await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        await admin.execute(f"ALTER ROLE {role} IN DATABASE \"{database}\" SET search_path = {service}")
-    finally:
-        await admin.execute("SELECT pg_advisory_unlock(hashtext('ansinh.provision'))")
 
 
 async def migrate(conn: asyncpg.Connection, service: str) -> list[str]:

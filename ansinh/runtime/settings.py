@@ -1,11 +1,12 @@
 """Settings, read once from the environment (prefix ``ANSINH_``) with pydantic-settings.
 
 Defaults describe the embedded local platform that ``ansinh platform up`` starts, so a newcomer
-needs no configuration at all.
+needs no configuration at all, with one exception: a service's database password. It is never a default
+(no guessable passwords): the local platform generates one per service and passes it to the processes it
+starts; anywhere else set ``ANSINH_DB_PASSWORD`` (or ``ANSINH_DB_URL``) for each service.
 """
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Literal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit, quote
@@ -14,6 +15,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ansinh.runtime.auth import ApiToken
+from ansinh.runtime.prune import check_retention
 
 # The checkout (or install prefix) the code runs from: only the default for ``state_dir`` (the local
 # platform's files) is derived from it; nothing a service reads at run time is.
@@ -22,32 +24,50 @@ SERVICES = ("collection", "arrears", "payments", "notifications")
 DEFAULT_WEB_PORTS = {"collection": 6061, "arrears": 6062, "payments": 6063, "notifications": 6064}
 
 
-class PlatformSettings(BaseSettings):
-    """Where Kafka and PostgreSQL are, and how names are isolated (topic prefix, database)."""
+class MissingCredentials(RuntimeError):
+    """A service was started without its database credentials; the message names what to set."""
+
+
+class BrokerSettings(BaseSettings):
+    """What every process reads: where Kafka is, the local platform's ports, and the topic prefix."""
 
     model_config = SettingsConfigDict(env_prefix="ANSINH_", extra="ignore")
 
     kafka_bootstrap: str = ""  # empty: the embedded broker on 127.0.0.1:<kafka_port>
     kafka_port: int = 19092
-    kafka_controller_port: int = 19093
-    kafka_version: str = "4.4.0"
     pg_port: int = 54329
-    # The superuser URL used for migrations and role management; DATABASE_URL wins when reachable.
-    database_url: str = Field(default="", validation_alias="DATABASE_URL")
     topic_prefix: str = ""
-    state_dir: Path = REPO_ROOT / ".cache"
 
     @model_validator(mode="after")
-    def _embedded_defaults(self) -> "PlatformSettings":
+    def _embedded_broker(self) -> "BrokerSettings":
         if not self.kafka_bootstrap:
             self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
-        if not self.database_url:
-            self.database_url = f"postgresql://postgres:ansinh@127.0.0.1:{self.pg_port}/ansinh"
         return self
 
     def topic(self, name: str) -> str:
         """The physical topic name for a catalogue name (tests isolate with a prefix)."""
         return f"{self.topic_prefix}{name}"
+
+
+class PlatformSettings(BrokerSettings):
+    """What operator tools and the local platform read: the admin (superuser) URL and the state directory.
+
+    Service processes never read these: they get :class:`ServiceSettings`, which has no admin URL.
+    """
+
+    kafka_controller_port: int = 19093
+    kafka_version: str = "4.4.0"
+    prometheus_port: int = 9090
+    # The superuser URL for `ansinh provision` (roles, schemas, grants); DATABASE_URL wins when reachable.
+    # The default is the local development cluster's (listening on 127.0.0.1 only).
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    state_dir: Path = REPO_ROOT / ".cache"
+
+    @model_validator(mode="after")
+    def _embedded_database(self) -> "PlatformSettings":
+        if not self.database_url:
+            self.database_url = f"postgresql://postgres:ansinh@127.0.0.1:{self.pg_port}/ansinh"
+        return self
 
     @property
     def database_name(self) -> str:
@@ -63,13 +83,18 @@ class PlatformSettings(BaseSettings):
         parts = urlsplit(self.database_url)
         host = parts.hostname or "127.0.0.1"
         port = f":{parts.port}" if parts.port else ""
-        netloc = f"{quote(user)}:{quote(password)}@{host}{port}"
+        netloc = f"{quote(user)}:{quote(password, safe='')}@{host}{port}"
         path = "/" + (database or self.database_name)
         return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
 
 
-class ServiceSettings(PlatformSettings):
-    """Settings of one running service; ``service`` names its schema, role and consumer group."""
+class ServiceSettings(BrokerSettings):
+    """Settings of one running service; ``service`` names its schema, role and consumer group.
+
+    The service logs in as its own role ``ansinh_<service>`` (created by ``ansinh provision``): with
+    ``ANSINH_DB_URL``, or with ``ANSINH_DB_PASSWORD`` at ``ANSINH_DB_HOST``:``ANSINH_DB_PORT``/``ANSINH_DB_NAME``.
+    It holds no superuser URL and starts only when given its credentials.
+    """
 
     service: str
     web_host: str = "127.0.0.1"  # bind to loopback unless told otherwise (ANSINH_WEB_HOST=0.0.0.0 in a container)
@@ -77,7 +102,11 @@ class ServiceSettings(PlatformSettings):
     # so protected endpoints answer 401 until an operator configures tokens.
     api_tokens: list[ApiToken] = Field(default_factory=list)
     web_port: int = 0
-    db_password: str = ""
+    db_url: str = ""  # the service role's full URL; wins over the parts below
+    db_password: str = ""  # never defaulted: a service without it refuses to start
+    db_host: str = "127.0.0.1"
+    db_port: int = 0  # 0: ANSINH_PG_PORT, the local platform's port
+    db_name: str = "ansinh"
     batch_size: int = 2000
     batch_window_s: float = 0.05
     pool_size: int = 4
@@ -89,6 +118,15 @@ class ServiceSettings(PlatformSettings):
     relay: Literal["inline", "external"] = "inline"
     # How bulk topics are consumed: plain aiokafka batches (fast) or a faust agent like the others.
     bulk_engine: Literal["aiokafka", "faust"] = "aiokafka"
+    # Days inbox and published outbox rows are kept (ansinh.runtime.prune); unset: the longest consumed
+    # topic's retention plus the DLQ's, plus a margin. A shorter value is refused at start-up.
+    inbox_retention_days: float | None = None
+    prune_interval_s: float = 600  # seconds between pruning rounds
+
+    @model_validator(mode="after")
+    def _retention_covers_replays(self) -> "ServiceSettings":
+        check_retention(self.service, self.inbox_retention_days)
+        return self
 
     @property
     def role(self) -> str:
@@ -98,13 +136,23 @@ class ServiceSettings(PlatformSettings):
     def schema(self) -> str:
         return self.service
 
-    @cached_property
-    def role_password(self) -> str:
-        return self.db_password or f"ansinh-dev-{self.service}"
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.db_url or self.db_password)
 
     @property
     def service_database_url(self) -> str:
-        return self.url_for(self.role, self.role_password)
+        """The URL this service logs in with, as its own role; ``MissingCredentials`` when it has none."""
+        if self.db_url:
+            return self.db_url
+        if not self.db_password:
+            raise MissingCredentials(
+                f"{self.service}: no database credentials. Set ANSINH_DB_PASSWORD to the password of role "
+                f"{self.role} (given to `ansinh provision`), or ANSINH_DB_URL to its full URL; the service "
+                "never uses the superuser's DATABASE_URL. The local platform (`./run services start`, "
+                "`./run run SERVICE`, the demo) passes its generated password for you.")
+        netloc = f"{quote(self.role)}:{quote(self.db_password, safe='')}@{self.db_host}:{self.db_port or self.pg_port}"
+        return urlunsplit(("postgresql", netloc, "/" + self.db_name, "", ""))
 
     @property
     def effective_web_port(self) -> int:
