@@ -27,20 +27,58 @@ def referenced_metrics(text: str) -> set[str]:
     return set(re.findall(r"\b((?:ansinh|collection)_[a-z_]+)\b", text))
 
 
+def compose_services() -> dict:
+    return yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
+
+
+# `${VAR:?message}`: compose refuses to start while VAR is unset or empty.
+REQUIRED = re.compile(r"^\$\{([A-Z_]+):\?[^}]+\}$")
+
+
 def test_docker_compose_runs_every_service_against_kafka_and_postgres():
-    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
-    assert {"kafka", "postgres", "topics", "prometheus", "grafana", *SERVICES} <= set(services)
+    services = compose_services()
+    assert {"kafka", "postgres", "topics", "provision", "prometheus", "grafana", *SERVICES} <= set(services)
     for name in SERVICES:
         assert services[name]["command"] == ["python", "-m", f"services.{name}"]
         env = services[name]["environment"]
         assert env["ANSINH_KAFKA_BOOTSTRAP"] == "kafka:9092"
-        assert env["DATABASE_URL"].startswith("postgresql://")
-        known = {f"ANSINH_{field.upper()}" for field in ServiceSettings.model_fields} | {"DATABASE_URL"}
+        assert env["ANSINH_DB_HOST"] == "postgres"
+        known = {f"ANSINH_{field.upper()}" for field in ServiceSettings.model_fields}
         assert set(env) <= known, set(env) - known
+        assert services[name]["depends_on"]["provision"]["condition"] == "service_completed_successfully"
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     for mount in services["prometheus"]["volumes"] + services["grafana"]["volumes"]:
         assert (REPO_ROOT / mount.split(":")[0]).exists(), mount
+
+
+def test_no_service_gets_the_admin_url_and_each_needs_its_own_password_with_no_default():
+    services = compose_services()
+    passwords = {}
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert "DATABASE_URL" not in env and "ANSINH_DB_URL" not in env
+        assert not any("postgres:" in str(value) and "@" in str(value) for value in env.values())
+        required = REQUIRED.match(env["ANSINH_DB_PASSWORD"])
+        assert required, f"{name}: ANSINH_DB_PASSWORD must be ${{VAR:?message}}, not {env['ANSINH_DB_PASSWORD']!r}"
+        passwords[name] = required.group(1)
+    assert len(set(passwords.values())) == len(SERVICES)  # one password per role
+    provision = services["provision"]
+    assert provision["command"] == ["ansinh", "provision"]
+    assert "${POSTGRES_PASSWORD:?" in provision["environment"]["DATABASE_URL"]
+    for name, variable in passwords.items():  # provision sets the very password the service logs in with
+        assert REQUIRED.match(provision["environment"][f"ANSINH_{name.upper()}_DB_PASSWORD"]).group(1) == variable
+
+
+def test_no_secret_in_the_compose_file_has_a_guessable_default():
+    services = compose_services()
+    assert REQUIRED.match(services["postgres"]["environment"]["POSTGRES_PASSWORD"])
+    assert REQUIRED.match(services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"])
+
+
+def test_published_ports_listen_on_loopback_only():
+    for name, service in compose_services().items():
+        for mapping in service.get("ports", []):
+            assert mapping.startswith("127.0.0.1:"), f"{name} publishes {mapping} on every interface"
 
 
 def test_every_metric_in_alerts_and_dashboards_is_exported_by_a_service():
