@@ -68,12 +68,14 @@ async def test_malformed_json_and_schema_invalid_payloads_go_to_the_dlq_with_the
     by_key = {r.key: r for r in dead}
     assert by_key[b"k1"].value == b'{"event_id": "oops",'
     assert header(by_key[b"k1"], "dlq.error_class") == "DecodeError"
+    assert header(by_key[b"k1"], "dlq.stage") == "decode"
     assert header(by_key[b"k1"], "dlq.reason").startswith("malformed JSON")
     assert header(by_key[b"k1"], "dlq.source_topic") == topic
     assert header(by_key[b"k1"], "dlq.source_offset") is not None
     assert header(by_key[b"k1"], "dlq.source_partition") is not None
     reason = header(by_key[b"k2"], "dlq.reason")
     assert "payload.phone" in reason and "payload.language" in reason
+    assert "0912345678" not in reason and "'fr'" not in reason  # which field and why, never the value
     assert by_key[b"k2"].value == encode(invalid)
     conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
     try:
@@ -117,6 +119,7 @@ async def test_a_handler_failure_dead_letters_only_that_message_and_rolls_back_i
         [dead] = await read_topic(isolated.bootstrap, topic + ".dlq", expect=1, settle=0.5)
         assert dead.value == raws[1].value
         assert header(dead, "dlq.error_class") == "ProbeFailure"
+        assert header(dead, "dlq.stage") == "transaction"
         assert "refusal list" in header(dead, "dlq.reason")
         assert header(dead, "dlq.source_offset") == "1"
     finally:
