@@ -1,13 +1,19 @@
 """Messages of the benefit decision system (awards) and the participant registry (contacts)."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from schemas.base import (AccountNumber, BankBin, CitizenId, Identifier, InsuranceCode, Message, Name, Part,
-                          Period)
+from schemas.base import (AccountNumber, BankBin, CitizenId, Date, Identifier, InsuranceCode, Message, Name,
+                          Part, Period, PositiveVnd, ascii_code, text)
+
+Phone = ascii_code(r"\+84[0-9]{9,10}", 13, "E.164, +84...")
+# Anything but '@', spaces (ASCII and Unicode, spelled out: ``\s`` differs between regex engines) and controls.
+_EMAIL_PART = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+Email = text(254, pattern=rf"{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}")
+AppToken = text(4096)
+Reason = text(200)
 
 BenefitType = Literal["old_age_pension", "survivor_allowance", "accident_disease_allowance",
                       "unemployment_benefit", "sickness_allowance", "maternity_allowance", "funeral_allowance"]
@@ -38,7 +44,7 @@ class BenefitAwarded(Message):
     beneficiary_name: Name
     citizen_id: CitizenId
     benefit_type: BenefitType
-    amount: Annotated[int, Field(gt=0, description="Amount per period (monthly) or the one-off amount, VND")]
+    amount: Annotated[PositiveVnd, Field(description="Amount per period (monthly) or the one-off amount, VND")]
     recurrence: Literal["monthly", "one_off"]
     first_period: Period
     last_period: Period | None = None
@@ -49,14 +55,14 @@ class BenefitSuspended(Message):
     event_type = "BenefitSuspended"
     award_id: Identifier
     from_period: Period
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Reason
 
 
 class BenefitTerminated(Message):
     event_type = "BenefitTerminated"
     award_id: Identifier
     from_period: Period
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Reason
 
 
 class PaymentChannelChanged(Message):
@@ -69,10 +75,7 @@ class PaymentChannelChanged(Message):
 class BeneficiaryDeceased(Message):
     event_type = "BeneficiaryDeceased"
     beneficiary_code: InsuranceCode
-    date_of_death: date
-
-
-Phone = Annotated[str, StringConstraints(pattern=r"^\+84\d{9,10}$"), Field(description="E.164, +84...")]
+    date_of_death: Date
 
 
 class ContactDetailsChanged(Message):
@@ -81,7 +84,7 @@ class ContactDetailsChanged(Message):
     event_type = "ContactDetailsChanged"
     participant_code: InsuranceCode
     phone: Phone | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
-    app_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    email: Email | None = None
+    app_token: AppToken | None = None
     language: Literal["vi", "en"] = "vi"
-    channels: list[Literal["email", "sms", "push"]] = Field(default_factory=list)
+    channels: Annotated[list[Literal["email", "sms", "push"]], Field(max_length=3)] = Field(default_factory=list)

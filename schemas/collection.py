@@ -1,16 +1,19 @@
 """Messages of contribution collection: declarations and remittances in, assessments and allocations out."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas.base import (BankBin, EmployerCode, InsuranceCode, CitizenId, Identifier, Message, Name, Part,
-                          Period, SignedVnd, TaxCode, Vnd)
+from schemas.base import (DOCUMENT_CONTROL, BankBin, CitizenId, Date, EmployerCode, Identifier, InsuranceCode,
+                          Message, Name, Part, Period, PositiveVnd, Revision, SignedVnd, TaxCode, TotalVnd, Vnd,
+                          bounded_int, text)
 
 Fund = Literal["sickness_maternity", "accident", "retirement", "health", "unemployment"]
 Party = Literal["employer", "employee"]
+LINES_PER_ASSESSMENT = 10  # one per fund and party: 5 funds x 2 parties
+# One per month and fund or interest: 1260 months (1995-01 to 2099-12) x 6 is below it.
+LINES_PER_ALLOCATION = 10_000
 
 
 class SalaryDeclared(Message):
@@ -22,7 +25,7 @@ class SalaryDeclared(Message):
     event_type = "SalaryDeclared"
     employer_code: EmployerCode
     employer_tax_code: TaxCode
-    region: Annotated[int, Field(ge=1, le=4, description="Minimum-wage region I-IV as 1-4")]
+    region: Annotated[bounded_int(1, 4), Field(description="Minimum-wage region I-IV as 1-4")]
     reduced_accident_rate: bool = Field(
         default=False, description="Employer approved for the reduced occupational accident rate")
     period: Period
@@ -32,7 +35,7 @@ class SalaryDeclared(Message):
     contribution_salary: Vnd
     funds: Annotated[list[Fund], Field(min_length=1, max_length=5,
                                        description="Funds the worker participates in")]
-    revision: Annotated[int, Field(ge=0, description="0 for the first declaration, then 1, 2, ...")]
+    revision: Revision
 
 
 class RemittanceReceived(Message):
@@ -41,10 +44,10 @@ class RemittanceReceived(Message):
     event_type = "RemittanceReceived"
     payment_id: Identifier
     employer_code: EmployerCode
-    amount: Annotated[int, Field(gt=0, description="Amount received, VND")]
+    amount: Annotated[PositiveVnd, Field(description="Amount received, VND")]
     currency: Literal["VND"] = "VND"
-    value_date: date
-    bank_reference: Annotated[str, Field(min_length=1, max_length=140)]
+    value_date: Date
+    bank_reference: text(140)
     bank_bin: BankBin | None = None
 
 
@@ -53,7 +56,7 @@ class CreditNotificationReceived(Message):
 
     event_type = "CreditNotificationReceived"
     bank_bin: BankBin
-    document: Annotated[str, Field(min_length=1, max_length=900_000, description="camt.054 XML document")]
+    document: text(900_000, forbidden=DOCUMENT_CONTROL, description="camt.054 XML document")
 
 
 class AmountLine(Part):
@@ -70,14 +73,14 @@ class ContributionAssessed(Message):
     worker_code: InsuranceCode
     worker_name: Name
     period: Period
-    revision: int
-    due_date: date
+    revision: Revision
+    due_date: Date
     declared_salary: Vnd
     social_salary_base: Vnd = Field(description="Salary the social and health funds were assessed on")
     unemployment_salary_base: Vnd = Field(description="Salary the unemployment fund was assessed on")
     floor_applied: bool
     cap_applied: bool
-    lines: list[AmountLine]
+    lines: Annotated[list[AmountLine], Field(max_length=LINES_PER_ASSESSMENT)]
     total: Vnd
 
 
@@ -88,11 +91,11 @@ class ContributionAdjusted(Message):
     employer_code: EmployerCode
     worker_code: InsuranceCode
     period: Period
-    revision: int
-    previous_revision: int
-    due_date: date
+    revision: Revision
+    previous_revision: Revision
+    due_date: Date
     declared_salary: Vnd
-    lines: list[AmountLine]
+    lines: Annotated[list[AmountLine], Field(max_length=LINES_PER_ASSESSMENT)]
     total_delta: SignedVnd
 
 
@@ -103,7 +106,7 @@ class UnderDeclarationFlagged(Message):
     employer_code: EmployerCode
     worker_code: InsuranceCode
     period: Period
-    revision: int
+    revision: Revision
     declared_salary: Vnd
     floor: Vnd
 
@@ -120,7 +123,7 @@ class RemittanceAllocated(Message):
     event_type = "RemittanceAllocated"
     payment_id: Identifier
     employer_code: EmployerCode
-    value_date: date
+    value_date: Date
     amount: Vnd
-    lines: list[AllocationLine]
-    credit_balance: Vnd = Field(description="Employer's unapplied credit after this allocation")
+    lines: Annotated[list[AllocationLine], Field(max_length=LINES_PER_ALLOCATION)]
+    credit_balance: Annotated[TotalVnd, Field(description="Employer's unapplied credit after this allocation")]

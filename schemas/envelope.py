@@ -5,17 +5,20 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.base import Message
+from schemas.base import Message, Timestamp, WireUUID, ascii_code, bounded_int, text
+
+MessageType = ascii_code("[A-Z][A-Za-z0-9]{0,63}", 64, "Message type, e.g. SalaryDeclared")
+SchemaVersion = bounded_int(1, 999, "Version of the payload schema")
 
 
 class EnvelopeHead(BaseModel):
     """Just enough of an envelope to pick the payload model."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
-    type: str
-    schema_version: int
+    type: MessageType
+    schema_version: SchemaVersion
 
 
 class Envelope(BaseModel):
@@ -23,13 +26,13 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    event_id: UUID = Field(description="Unique id of this event; consumers deduplicate on it")
-    type: str = Field(description="Message type, e.g. SalaryDeclared")
-    schema_version: int = Field(ge=1, description="Version of the payload schema")
-    occurred_at: AwareDatetime = Field(description="When it happened, with a timezone")
-    producer: str = Field(min_length=1, description="System that produced the event")
-    correlation_id: UUID = Field(description="Id shared by every event of one business flow")
-    causation_id: UUID | None = Field(default=None, description="Event id that caused this one")
+    event_id: WireUUID = Field(description="Unique id of this event; consumers deduplicate on it")
+    type: MessageType
+    schema_version: SchemaVersion
+    occurred_at: Timestamp = Field(description="When it happened, with a timezone")
+    producer: text(100) = Field(description="System that produced the event")
+    correlation_id: WireUUID = Field(description="Id shared by every event of one business flow")
+    causation_id: WireUUID | None = Field(default=None, description="Event id that caused this one")
     payload: dict[str, Any]
 
 
