@@ -1,0 +1,72 @@
+"""Which running service consumes a fuzzed topic, and how its database shows what it did."""
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from ansinh.ops.topics import ensure_topics
+from ansinh.runtime.settings import PlatformSettings
+from schemas.topics import spec
+from tests.fuzz import messages, runner
+from tests.fuzz.runner import Consumer, Outcome
+
+# What processing good messages may change in collection's schema (any other table must stay as it was).
+COLLECTION_TABLES = frozenset({"inbox", "outbox", "assessments", "obligations", "compliance_flags", "employers",
+                               "credit_lots", "remittances", "allocations"})
+# The business date the collection service runs on during a fuzz run (the referee judges periods by it).
+SERVICE_ENV = {"collection": {"ANSINH_BUSINESS_DATE": messages.BUSINESS_DATE.isoformat(),
+                              "ANSINH_BATCH_WINDOW_S": "0.05"}}
+
+
+def consumer(topic: str, name: str, running) -> Consumer:
+    if name == "collection":
+        identities = runner.assessment_keys if topic == "collection.declarations" else runner.remittance_keys
+        return Consumer(name, running.port, running.proc, "collection", topic, identities, runner.identity_of,
+                        COLLECTION_TABLES)
+    return Consumer(name, running.port, running.proc, name, name, runner.parked_keys(name, topic), runner.parked_of)
+
+
+async def fuzz_topic(world, topic: str, services: dict, count: int, seed: int, timeout: float | None = None,
+                     progress=None) -> Outcome:
+    """Fuzz ``topic`` through every running service in ``services`` (name -> RunningService) that consumes it."""
+    consumers = [consumer(topic, name, services[name]) for name in spec(topic).consumers if name in services]
+    assert consumers, f"none of {sorted(services)} consumes {topic}"
+    cases = messages.build(topic, count, seed)
+    sentinel = messages.Corpus(topic, seed).valid(len(cases))
+    assert sentinel.expect == "good", sentinel
+    return await runner.run(world.bootstrap, world.topic(topic), world.database_url, consumers, cases, sentinel,
+                            seed, timeout or 60 + count / 20, progress)
+
+
+@asynccontextmanager
+async def private_world():
+    """What the ``isolated`` test fixture gives, outside pytest: a topic prefix and a fresh database on the
+    running local platform, removed afterwards (with the service processes started in it)."""
+    from tests.conftest import Isolated
+
+    platform = PlatformSettings()
+    tag = uuid.uuid4().hex[:10]
+    prefix, dbname = f"fuzz{tag}.", f"fuzz_{tag}"
+    admin = await asyncpg.connect(platform.database_url)
+    await admin.execute(f'CREATE DATABASE "{dbname}"')
+    await admin.close()
+    await ensure_topics(platform.kafka_bootstrap, prefix)
+    world = Isolated(platform, prefix, platform.with_database(dbname))
+    try:
+        yield world
+    finally:
+        for proc in world.processes:
+            proc.terminate()
+            proc.wait(30)
+        admin = await asyncpg.connect(platform.database_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        await admin.close()
+        client = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
+        await client.start()
+        try:
+            await client.delete_topics([t for t in await client.list_topics() if t.startswith(prefix)])
+        finally:
+            await client.close()
