@@ -1,9 +1,9 @@
 """The service skeleton: one faust app per service, wired in one place.
 
 ``ServiceRuntime`` owns everything created at start-up (schema migrations, the asyncpg pool, the
-idempotent producer, the outbox relay, the lag monitor) and closes it at shutdown. ``build_app`` makes
-the faust app with ``/health``, ``/ready`` and ``/metrics``; ``consume`` attaches a batch agent to a
-catalogue topic.
+idempotent producer, the outbox relay, the inbox/outbox pruner, the lag monitor) and closes it at
+shutdown. ``build_app`` makes the faust app with ``/health``, ``/ready`` and ``/metrics``; ``consume``
+attaches a batch agent to a catalogue topic.
 """
 from __future__ import annotations
 
@@ -24,13 +24,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ansinh.runtime.bulk import BulkSource
 from ansinh.runtime.consumer import Apply, BatchConsumer, Handler, Prepare, process_until_done
 from ansinh.runtime.errors import DecodeError
-from ansinh.runtime.database import create_pool, prepare_schema
+from ansinh.runtime.database import connect, create_pool, prepare_schema
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.lag import lag_of
 from ansinh.runtime import health
 from ansinh.runtime.metrics import CONSUMER_LAG
-from ansinh.runtime.outbox import OutboxRelay, new_producer
+from ansinh.runtime.outbox import Flushed, OutboxRelay, new_producer
+from ansinh.runtime.prune import Pruner, retention
 from ansinh.runtime.settings import ServiceSettings
 from schemas.topics import spec
 
@@ -60,10 +61,13 @@ class ServiceRuntime(mode.Service):
         self.pool = await create_pool(s)
         self.producer = new_producer(s.kafka_bootstrap)
         await self.producer.start()
-        self.relay = OutboxRelay(self.pool, s.schema, self.producer, s.topic, s.service)
+        self.relay = _relay(s, self.producer, "relay")
         self._tasks = [asyncio.create_task(self._monitor_lag(), name="lag-monitor")]
         if s.relay == "inline":
             self._tasks.append(asyncio.create_task(self.relay.run(self._stopping), name="outbox-relay"))
+        pruner = Pruner(self.pool, s.schema, s.service, retention(s.service, s.inbox_retention_days),
+                        s.prune_interval_s)
+        self._tasks.append(asyncio.create_task(pruner.run(self._stopping), name="pruner"))
         self.ready.set()
         self.health.start()
         log.info("%s ready: schema %s, Kafka %s", s.service, s.schema, s.kafka_bootstrap)
@@ -208,17 +212,22 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
                  quiet=True).execute_from_commandline()
 
 
+def _relay(settings: ServiceSettings, producer: AIOKafkaProducer, role: str) -> OutboxRelay:
+    """A relay on its own connections, named ``ansinh-<service>-<role>`` in pg_stat_activity (so an
+    operator, and ``outbox flush``, can see who holds the relay lock)."""
+    name = f"ansinh-{settings.service}-{role}"
+    return OutboxRelay(lambda: connect(settings, name), settings.schema, producer, settings.topic, settings.service)
+
+
 @asynccontextmanager
-async def _standalone_relay(settings: ServiceSettings):
-    """A service's outbox relay outside the service process, with its own pool and producer."""
-    pool = await create_pool(settings)
+async def _standalone_relay(settings: ServiceSettings, role: str):
+    """A service's outbox relay outside the service process, with its own producer."""
     producer = new_producer(settings.kafka_bootstrap)
     await producer.start()
     try:
-        yield OutboxRelay(pool, settings.schema, producer, settings.topic, settings.service)
+        yield _relay(settings, producer, role)
     finally:
         await producer.stop()
-        await pool.close()
 
 
 async def run_relay(settings: ServiceSettings) -> None:
@@ -228,14 +237,12 @@ async def run_relay(settings: ServiceSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    async with _standalone_relay(settings) as relay:
+    async with _standalone_relay(settings, "relay") as relay:
         await relay.run(stopping)
 
 
-async def flush_outbox(settings: ServiceSettings) -> int:
-    """Publish everything pending in a service's outbox, then return how many were published."""
-    total = 0
-    async with _standalone_relay(settings) as relay:
-        while published := await relay.publish_pending():
-            total += published
-    return total
+async def flush_outbox(settings: ServiceSettings, wait_s: float = 5.0) -> Flushed:
+    """Publish everything pending in a service's outbox, holding the relay lock like any relay; when
+    another relay holds it for ``wait_s``, publish nothing (that relay is publishing) and say who holds it."""
+    async with _standalone_relay(settings, "flush") as relay:
+        return await relay.flush(wait_s)
