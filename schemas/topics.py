@@ -12,6 +12,8 @@ from schemas import benefits, collection, payments
 from schemas.base import Message
 
 DAY_MS = 24 * 3600 * 1000
+# How long a <topic>.dlq keeps dead letters (operators replay them after a fix; inboxes are kept longer).
+DLQ_RETENTION_MS = 30 * DAY_MS
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from schemas.topics import CATALOGUE, DAY_MS
+from schemas.topics import CATALOGUE, DLQ_RETENTION_MS
 
 TOPIC_ALREADY_EXISTS = 36
-DLQ_CONFIG = {"retention.ms": str(30 * DAY_MS)}
+DLQ_CONFIG = {"retention.ms": str(DLQ_RETENTION_MS)}
 
 
 @dataclass(frozen=True)

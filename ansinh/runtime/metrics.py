@@ -29,6 +29,14 @@ OUTBOX_PENDING = Gauge("ansinh_outbox_pending", "Outbox events waiting to be pub
 # Seconds from an event's commit to its publication.
 OUTBOX_LAG = Histogram("ansinh_outbox_publish_lag_seconds", "Seconds from outbox commit to publish",
                        ["service"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+# 1 while this process holds its schema's relay lock (the one relay that publishes); 0 while it waits.
+RELAY_ACTIVE = Gauge("ansinh_outbox_relay_active", "1 while this process is the schema's publishing relay",
+                     ["service"])
+# Times a relay lost its database session, and its lock with it, and stopped publishing to re-acquire.
+RELAY_LOCK_LOST = Counter("ansinh_outbox_relay_lock_lost_total", "Relay locks lost with their database session",
+                          ["service"])
+# Inbox and published outbox rows deleted after the retention (ansinh.runtime.prune), by table.
+PRUNED = Counter("ansinh_pruned_rows_total", "Rows pruned after the retention", ["service", "table"])
 # Consumer lag in messages, per topic (high watermark minus committed position).
 CONSUMER_LAG = Gauge("ansinh_consumer_lag_messages", "Messages not yet consumed", ["service", "topic"])
 # 1 when the service is ready (database and Kafka reachable, migrations applied).

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ansinh.runtime.auth import ApiToken
+from ansinh.runtime.prune import check_retention
 
 # The checkout (or install prefix) the code runs from: only the default for ``state_dir`` (the local
 # platform's files) is derived from it; nothing a service reads at run time is.
@@ -117,6 +118,15 @@ class ServiceSettings(BrokerSettings):
     relay: Literal["inline", "external"] = "inline"
     # How bulk topics are consumed: plain aiokafka batches (fast) or a faust agent like the others.
     bulk_engine: Literal["aiokafka", "faust"] = "aiokafka"
+    # Days inbox and published outbox rows are kept (ansinh.runtime.prune); unset: the longest consumed
+    # topic's retention plus the DLQ's, plus a margin. A shorter value is refused at start-up.
+    inbox_retention_days: float | None = None
+    prune_interval_s: float = 600  # seconds between pruning rounds
+
+    @model_validator(mode="after")
+    def _retention_covers_replays(self) -> "ServiceSettings":
+        check_retention(self.service, self.inbox_retention_days)
+        return self
 
     @property
     def role(self) -> str:
