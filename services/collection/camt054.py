@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
@@ -66,6 +67,7 @@ from services.collection.domain.errors import (DocumentTooLarge, MalformedXml, N
                                                SchemaInvalidDocument, UnsafeXml)
 
 MAX_DOCUMENT_CHARS = 900_000   # the wire contract's limit (schemas.collection.CreditNotificationReceived)
+MAX_SCHEMA_ERRORS = 3  # shown in a refusal (the DLQ reason is bounded)
 MAX_DEPTH = 64  # camt.054 nests ~16 deep; xmlschema recurses per level (RecursionError near ~300)
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.054.001."
@@ -211,8 +213,13 @@ def _decode(root: Element, version: str) -> dict:
         return _schema(version).to_dict(root, validation="strict", strip_namespaces=True,
                                         use_location_hints=False)
     except xmlschema.XMLSchemaValidationError as exc:
+        # a second, lax pass (only on this path) so the bank can fix several problems at once
+        errors = list(islice(_schema(version).iter_errors(root, use_location_hints=False), MAX_SCHEMA_ERRORS + 1))
+        shown = "; ".join(f"{_indexed_path(root, e.elem) or e.path}: {_schema_reason(e)}"
+                          for e in (errors or [exc])[:MAX_SCHEMA_ERRORS])
+        more = " (and more)" if len(errors) > MAX_SCHEMA_ERRORS else ""
         raise SchemaInvalidDocument(f"camt.054.001.{version} document is not valid against the ISO 20022 XSD: "
-                                    f"{_indexed_path(root, exc.elem) or exc.path}: {_schema_reason(exc)}") from None
+                                    f"{shown}{more}") from None
     except RecursionError:  # a safety net: _SafetyGate keeps documents far from this
         raise UnsafeXml("camt.054 document nests elements too deeply to validate") from None
 
@@ -232,6 +239,15 @@ _FACET_REASONS = {  # the XSD's words for what is wrong, without the offending v
 }
 
 
+_STRUCTURE_REASONS = [  # xmlschema's wording of structural problems, with at most a short XML name kept
+    (re.compile(r"missing required attribute '(\w{1,35})'"), "the required attribute {} is missing"),
+    (re.compile(r"'(\w{1,35})' attribute not allowed"), "the attribute {} is not allowed here"),
+    (re.compile(r"attribute not allowed"), "an attribute is not allowed here"),
+    (re.compile(r"character data between child elements not allowed"), "text between child elements is not allowed"),
+    (re.compile(r"can't have child elements"), "child elements are not allowed here"),
+]
+
+
 def _schema_reason(error: xmlschema.XMLSchemaValidationError) -> str:
     reason = error.reason or ""
     if isinstance(error, xmlschema.XMLSchemaChildrenValidationError):
@@ -241,6 +257,10 @@ def _schema_reason(error: xmlschema.XMLSchemaValidationError) -> str:
     facet = _FACET_REASONS.get(type(error.validator).__name__)
     if facet:
         return prefix + facet
+    for pattern, template in _STRUCTURE_REASONS:
+        found = pattern.search(reason)
+        if found:
+            return template.format(*found.groups())
     type_name = getattr(error.validator, "local_name", None) or getattr(error.validator, "name", None)
     return prefix + (f"the value is not a valid {_NAMESPACE.sub('', type_name)}" if type_name
                      else "the content is not what the XSD allows here")
