@@ -111,10 +111,78 @@ def test_a_valid_declaration_decodes_to_the_same_model():
 
 @pytest.mark.parametrize("field,value", [("worker_code", "12345"), ("citizen_id", "00109001234X"),
                                          ("period", "2025-13"), ("region", 5), ("contribution_salary", -1),
-                                         ("funds", []), ("employer_tax_code", "01012345")])
+                                         ("funds", []), ("employer_tax_code", "01012345"),
+                                         # the crashers: past bigint, year 0, Unicode digits, NUL
+                                         ("revision", 2**64), ("contribution_salary", 10**20),
+                                         ("period", "0000-07"), ("period", "9999-12"),
+                                         ("worker_code", "٠١٢٣٤٥٦٧٨٩"), ("citizen_id", "٠٠١٠٩٠٠١٢٣٤٥"),
+                                         ("employer_tax_code", "０１０１２３４５６７"), ("worker_name", "An\x00"),
+                                         ("worker_name", "A" * 201), ("worker_code", "0123456789\n")])
 def test_declarations_with_malformed_fields_are_rejected(field, value):
     with pytest.raises(ValidationError):
         declaration(**{field: value})
+
+
+def test_a_declaration_refused_for_a_bad_field_says_which_field_through_the_decoder():
+    envelope = new_envelope(declaration(), "payroll")
+    envelope["payload"]["period"] = "0000-07"
+    with pytest.raises(DecodeError, match="payload.period: String should match pattern"):
+        Decoder((SalaryDeclared,)).decode(raw(encode(envelope)))
+
+
+def test_an_integer_written_with_a_zero_fraction_is_that_integer_as_json_schema_says():
+    envelope = new_envelope(declaration(), "payroll")
+    envelope["payload"]["contribution_salary"] = 12_000_000.0
+    decoded = Decoder((SalaryDeclared,)).decode(raw(encode(envelope)))
+    assert decoded.message.contribution_salary == 12_000_000
+    assert type(decoded.message.contribution_salary) is int
+
+
+def test_dates_and_timestamps_built_in_python_keep_to_the_same_years_as_the_wire():
+    from datetime import date, datetime, timezone
+
+    from schemas.collection import RemittanceReceived
+    from schemas.payments import CashPaymentReported
+
+    fields = dict(payment_id="P1", employer_code="DN0001", amount=1, bank_reference="ref")
+    assert RemittanceReceived(value_date=date(2100, 12, 31), **fields).value_date.year == 2100
+    for day in (date(9999, 12, 31), date(1, 1, 1), date(1994, 12, 31)):
+        with pytest.raises(ValidationError, match="year must be within 1995-2100"):
+            RemittanceReceived(value_date=day, **fields)
+    with pytest.raises(ValidationError, match="year must be within"):
+        CashPaymentReported(payment_id="P1", paying_office="HN1", outcome="paid",
+                            paid_at=datetime(9999, 12, 31, tzinfo=timezone.utc))
+
+
+def _nodes(node, where="$"):
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _nodes(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _nodes(value, f"{where}[{i}]")
+
+
+@pytest.mark.parametrize("message", all_messages(), ids=lambda m: m.event_type)
+def test_every_integer_string_and_list_in_a_published_schema_is_bounded(message):
+    unbounded = []
+    for where, node in _nodes(generate.message_schema(message)):
+        kind = node.get("type")
+        if "const" in node or "enum" in node or where.endswith(".not"):
+            continue
+        if kind == "integer" and not ("minimum" in node or "exclusiveMinimum" in node) or \
+                kind == "integer" and "maximum" not in node:
+            unbounded.append(f"{where}: integer without minimum and maximum")
+        if kind == "string" and not ("maxLength" in node or "pattern" in node):
+            unbounded.append(f"{where}: string without maxLength or pattern")
+        if kind == "string" and "not" not in node:
+            unbounded.append(f"{where}: string that does not refuse control characters")
+        if kind == "string" and "\\d" in node.get("pattern", ""):
+            unbounded.append(f"{where}: \\d matches any Unicode digit; write [0-9]")
+        if kind == "array" and "maxItems" not in node:
+            unbounded.append(f"{where}: list without maxItems")
+    assert unbounded == []
 
 
 def test_an_outbox_event_carries_the_same_envelope_as_the_generic_builder():
