@@ -1,13 +1,14 @@
 """Fixtures: the real platform (started once), and per-test isolation by topic prefix and database."""
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from ansinh.ops.credentials import LocalSecrets, password_env
 from ansinh.ops.provision import provision_all
 from ansinh.ops.topics import ensure_topics
 from ansinh.runtime.settings import REPO_ROOT, SERVICES, PlatformSettings, ServiceSettings
+from tests.kafka_helpers import assigned_topics, consumed_topics
+from tests.waiting import GiveUp, NotYet, eventually
 
 
 # A token holding every role, given to the services the tests start; requests send it unless told otherwise.
@@ -94,7 +97,7 @@ class Isolated:
                                 env=self.env(ANSINH_WEB_PORT=str(port), ANSINH_DB_PASSWORD=password, **extra_env),
                                 stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(proc)
-        running = RunningService(name, proc, port, log.name)
+        running = RunningService(name, proc, port, log.name, self.prefix, self.bootstrap)
         running.wait_ready()
         return running
 
@@ -105,6 +108,8 @@ class RunningService:
     proc: subprocess.Popen
     port: int
     log_path: str
+    prefix: str = ""
+    bootstrap: str = ""
 
     def get(self, path: str, token: str | None = OPERATOR_TOKEN) -> tuple[int, bytes]:
         """GET ``path``, presenting ``token`` as a bearer token (None: no Authorization header)."""
@@ -124,18 +129,30 @@ class RunningService:
             return exc.code, exc.read()
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); log: {self.log_tail()}")
-            try:
-                if self.get("/ready")[0] == 200:
-                    time.sleep(1.0)  # let the consumer group assignment settle
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.name} not ready in {timeout}s; log: {self.log_tail()}")
+        """Until ``/ready`` says 200 and the broker shows the service's consumer groups holding the
+        partitions of every topic it consumes (no fixed sleep for the group to "settle")."""
+        def ready() -> bool:
+            self._check_alive()
+            status, body = self.get("/ready")
+            assert status == 200, f"/ready answered {status}: {body[:300]!r}"
+            held = run_async(assigned_topics(self.bootstrap, self.group))
+            held = set().union(*(t for g, t in held.items() if g == self.group or g.startswith(self.group + ".")))
+            missing = {self.prefix + t for t in consumed_topics(self.name)} - held
+            assert not missing, f"no partitions assigned yet for {sorted(missing)} (groups hold {sorted(held)})"
+            return True
+
+        try:
+            eventually(ready, timeout, interval=0.3, what=f"{self.name} ready and consuming")
+        except NotYet as exc:
+            raise NotYet(f"{exc}; log: {self.log_tail()}") from None
+
+    @property
+    def group(self) -> str:
+        return f"{self.prefix}ansinh-{self.name}"
+
+    def _check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise GiveUp(f"{self.name} exited ({self.proc.returncode}); log: {self.log_tail()}")
 
     def log_tail(self) -> str:
         with open(self.log_path, "rb") as f:
@@ -148,6 +165,12 @@ class RunningService:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def run_async(coroutine):
+    """Run ``coroutine`` to completion from synchronous code, even inside a test's running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

@@ -1,11 +1,15 @@
-"""Test helpers that talk to the real broker: publish bytes, read a topic back."""
+"""Test helpers that talk to the real broker: publish bytes, read a topic back, see a group consuming."""
 from __future__ import annotations
 
 import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from schemas.topics import CATALOGUE
 
 
 async def publish(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes | None]]) -> None:
@@ -20,7 +24,11 @@ async def publish(bootstrap: str, topic: str, items: list[tuple[bytes | None, by
 
 async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 30.0,
                      settle: float = 0.0) -> list[ConsumerRecord]:
-    """Read ``topic`` from the beginning until ``expect`` records arrived (then ``settle`` s more)."""
+    """Read ``topic`` from the beginning until ``expect`` records arrived, then on to the topic's end
+    offsets at that moment, so a record written beyond the expected ones is seen (and an exact-count
+    assertion fails) instead of being missed. ``settle`` is accepted for old callers and ignored: to be
+    sure nothing more will be written, wait until the writer is idle (``wait_until_consumed``) first."""
+    del settle
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
@@ -28,17 +36,44 @@ async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 3
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(records) < expect:
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
+            for recs in (await consumer.getmany(timeout_ms=200)).values():
                 records.extend(recs)
-        if settle:
-            end = time.monotonic() + settle
-            while time.monotonic() < end:
-                for recs in (await consumer.getmany(timeout_ms=200)).values():
-                    records.extend(recs)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while time.monotonic() < deadline and any(await _behind(consumer, ends)):
+            for recs in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(recs)
     finally:
         await consumer.stop()
     return records
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[TopicPartition]:
+    return [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+
+
+def consumed_topics(service: str) -> list[str]:
+    """The catalogue topics ``service`` consumes."""
+    return [spec.name for spec in CATALOGUE if service in spec.consumers]
+
+
+async def assigned_topics(bootstrap: str, group_prefix: str) -> dict[str, set[str]]:
+    """For each consumer group whose id starts with ``group_prefix``: the topics whose partitions its
+    members hold right now (empty while it rebalances)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        groups = [group for group, _ in await admin.list_consumer_groups() if group.startswith(group_prefix)]
+        found: dict[str, set[str]] = {}
+        for response in await admin.describe_consumer_groups(groups) if groups else []:
+            for _error, group, state, _ptype, _protocol, members in response.groups:
+                topics = set()
+                for member in members if state == "Stable" else ():
+                    assignment = ConsumerProtocolMemberAssignment.decode(member[4])
+                    topics.update(topic for topic, partitions in assignment.assignment if partitions)
+                found[group] = topics
+        return found
+    finally:
+        await admin.close()
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:

@@ -26,11 +26,14 @@ from schemas.collection import CreditNotificationReceived, RemittanceReceived, S
 from schemas.envelope import encode, new_envelope
 
 FUNDS = ["sickness_maternity", "accident", "retirement", "health", "unemployment"]
+# A bank's credit notification, valid against the ISO 20022 camt.054.001.08 XSD the service checks.
 CAMT054 = """<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>
 <GrpHdr><MsgId>{ref}</MsgId><CreDtTm>{day}T17:00:00+07:00</CreDtTm></GrpHdr><Ntfctn><Id>{ref}</Id>
+<CreDtTm>{day}T17:00:00+07:00</CreDtTm><Acct><Id><Othr><Id>1234567890123</Id></Othr></Id></Acct>
 <Ntry><NtryRef>1</NtryRef><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
-<ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef><NtryDtls><TxDtls>
+<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>
+<BkTxCd><Prtry><Cd>NTRF</Cd></Prtry></BkTxCd><NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
 <RmtInf><Ustrd>BHXH {employer} nop tien</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Ntfctn>
 </BkToCstmrDbtCdtNtfctn></Document>"""
 
