@@ -163,6 +163,9 @@ class _SafetyGate:
             self.parser.Parse(document, True)
         except _Unsafe as exc:
             raise UnsafeXml(f"camt.054 document {exc}; that is not allowed") from None
+        except UnicodeEncodeError as exc:  # a lone surrogate, as a JSON "\ud800" escape decodes to
+            raise MalformedXml(f"camt.054 document has a character that is not Unicode text at position "
+                               f"{exc.start}") from None
         except expat.ExpatError as exc:  # says what and where (line, column), never the text itself
             if not self.doctype:
                 raise MalformedXml(f"camt.054 document is not well-formed XML: {expat.ErrorString(exc.code)}: "

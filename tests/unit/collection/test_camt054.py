@@ -441,3 +441,45 @@ def test_a_900_kb_notification_with_2000_entries_parses_in_seconds_not_minutes()
     elapsed = time.perf_counter() - started
     assert len(result.credits) == 2000 and len({c.payment_id for c in result.credits}) == 2000
     assert elapsed < 10, f"{elapsed:.2f}s"  # measured ~1 s on the 2-core dev machine; 10 s catches a blow-up
+
+
+# --- properties ---------------------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_VALID = camt054(Entry("3000000", [Tx("1000000", acct_svcr_ref="A1", unstructured="BHXH DN0001"),
+                                   Tx("2000000.00", end_to_end="E2", creditor_ref="DN0002")]))
+
+
+@st.composite
+def _mutated(draw) -> str:
+    """The valid document with one slice deleted, replaced or duplicated."""
+    start = draw(st.integers(0, len(_VALID)))
+    end = draw(st.integers(start, min(len(_VALID), start + 60)))
+    insert = draw(st.one_of(st.text(max_size=20), st.just(_VALID[start:end] * 2),
+                            st.sampled_from(["&x;", "<!DOCTYPE a>", "<a>", "</Ntry>", "-1", "1.5", "\x00", "\ud800"])))
+    return _VALID[:start] + insert + _VALID[end:]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=200), _mutated()))
+def test_whatever_the_text_the_parser_returns_or_refuses_the_document_and_never_fails_otherwise(document):
+    try:
+        result = parse(document)
+    except InvalidRemittance:
+        return
+    for credit in result.credits:
+        assert credit.amount > 0 and credit.payment_id.startswith(f"{BIN}-") and len(credit.payment_id) <= 64
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10**12), st.sampled_from(["DN0001", "DN0002", "XY123", None]),
+                          st.booleans(), st.booleans()), min_size=1, max_size=12))
+def test_a_batch_that_adds_up_is_credited_to_the_dong_with_one_distinct_id_per_transaction(rows):
+    transactions = [Tx(f"{amount}.00" if decimals else str(amount), acct_svcr_ref=f"R{i}" if own_ref else None,
+                       unstructured=f"BHXH {code}" if code else "chuyen tien")
+                    for i, (amount, code, decimals, own_ref) in enumerate(rows)]
+    result = parse(camt054(Entry(str(sum(r[0] for r in rows)), transactions)))
+    assert [c.amount for c in result.credits] == [r[0] for r in rows]
+    assert [c.employer_code for c in result.credits] == [r[1] for r in rows]
+    assert len({c.payment_id for c in result.credits}) == len(rows) and result.refused == []
