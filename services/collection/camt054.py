@@ -12,8 +12,9 @@ How a document is read, in order:
    document's version (``xsd/``: camt.054.001.02 and .08 are supported; another version is added by dropping
    its XSD there). xmlschema rather than xsdata/pyiso20022: it validates against the official XSD itself
    (pyiso20022 ships generated classes but no XSD, and xsdata's parser does not validate facets), decodes to
-   plain dicts with ``Decimal`` amounts, and is already a dependency. Schema location hints in the document
-   are ignored.
+   plain dicts with ``Decimal`` amounts, and is already a dependency. It is handed the tree built above, so
+   its own XML loading (and its ``defuse`` option) never runs on a bank's text; schema location hints in the
+   document are ignored.
 
 Problems of the whole document (not XML, unsafe, not camt.054 of a supported version, refused by the XSD)
 raise a subclass of ``InvalidRemittance``: the message goes to the DLQ. Everything else is decided per entry

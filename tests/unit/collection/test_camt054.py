@@ -10,6 +10,7 @@ from datetime import date
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.collection.camt054 import CreditEntry, parse_credit_notification
 from services.collection.domain.errors import (DocumentTooLarge, InvalidRemittance, MalformedXml, NotCamt054,
@@ -444,8 +445,6 @@ def test_a_900_kb_notification_with_2000_entries_parses_in_seconds_not_minutes()
 
 
 # --- properties ---------------------------------------------------------------------------------------------------
-
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 _VALID = camt054(Entry("3000000", [Tx("1000000", acct_svcr_ref="A1", unstructured="BHXH DN0001"),
                                    Tx("2000000.00", end_to_end="E2", creditor_ref="DN0002")]))
