@@ -157,6 +157,10 @@ async def holder(settings) -> str | None:
         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"), f"{SERVICE}.outbox")
 
 
+def locks_lost() -> float:
+    return REGISTRY.get_sample_value("ansinh_outbox_relay_lock_lost_total", {"service": SERVICE}) or 0.0
+
+
 def published_since(cycles: list[Cycle], relay: str, since: float) -> int:
     return sum(c.events for c in cycles if c.relay == relay and c.start >= since)
 
@@ -248,8 +252,7 @@ async def test_a_relay_whose_database_session_is_killed_stops_publishing_and_ano
     await prepare_schema(settings)
     cycles: list[Cycle] = []
     relays, writers = Relays(settings, cycles), Writers(settings)
-    lost = lambda: REGISTRY.get_sample_value("ansinh_outbox_relay_lock_lost_total", {"service": SERVICE}) or 0.0  # noqa: E731
-    lost_before = lost()
+    lost_before = locks_lost()
     await writers.start()
     try:
         await relays.start("relay-a")
@@ -270,7 +273,7 @@ async def test_a_relay_whose_database_session_is_killed_stops_publishing_and_ano
 
         assert await wait_for("relay-b to hold the lock", lambda: holder(settings)) == "relay-b"
         await wait_for("relay-b to publish", lambda: published_since(cycles, "relay-b", killed_at))
-        await wait_for("relay-a to count its lost lock", lambda: lost() > lost_before)
+        await wait_for("relay-a to count its lost lock", lambda: locks_lost() > lost_before)
         await wait_for("relay-a to wait for the lock again", lambda: scalar(
             settings, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
                       "WHERE a.application_name = 'relay-a' AND l.locktype = 'advisory' AND NOT l.granted"))
@@ -289,7 +292,7 @@ async def test_a_relay_whose_database_session_is_killed_stops_publishing_and_ano
             await writers.stop()
         await relays.close()
 
-    assert lost() == lost_before + 1
+    assert locks_lost() == lost_before + 1
     by_key = await topic_by_key(isolated, sum(counts.values()))
     for key, count in counts.items():  # the batch in flight at the kill may be sent twice, never out of order
         assert first_occurrences(by_key[key]) == list(range(count)), f"key {key} out of order on the topic"
