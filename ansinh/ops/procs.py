@@ -40,15 +40,27 @@ def port_holders(port: int) -> list[tuple[int, str]]:
     wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
     holders = []
     for proc in Path("/proc").iterdir() if wanted else ():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if any(os.readlink(fd) in wanted for fd in (proc / "fd").iterdir()):
+        if proc.name.isdigit() and any(_link(fd) in wanted for fd in _fds(proc)):
+            try:
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                holders.append((int(proc.name), cmdline))
-        except OSError:  # gone meanwhile, or not ours to inspect
-            continue
+            except OSError:  # exited meanwhile
+                continue
+            holders.append((int(proc.name), cmdline))
     return holders
+
+
+def _fds(proc: Path) -> list[Path]:
+    try:
+        return list((proc / "fd").iterdir())
+    except OSError:  # gone meanwhile, or not ours to inspect
+        return []
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed between listing and reading (a busy server opens and closes files all the time)
+        return ""
 
 
 class PortTaken(RuntimeError):
