@@ -53,7 +53,7 @@ from bench import broker, profile
 from bench.kafka_io import count_messages, publish_all
 from bench.workload import BUSINESS_DATE, Workload, generate
 
-console = Console()
+console = Console(width=max(100, Console().width))  # the table stays readable when piped to a file
 GOAL_RATE, GOAL_RATIO = 20_000, 0.40  # declarations/s end to end, share of the fair baseline (issue 7)
 
 
@@ -127,23 +127,36 @@ class World:
 
 # ---- the measured runs ------------------------------------------------------------------------------
 async def measure(world: World, work: Workload, run: str, done, procs: list[subprocess.Popen],
-                  output_topics: list[str], outputs: int, label: str) -> float:
-    """Publish ``work`` to run ``run``'s topics; seconds until ``outputs`` messages are on ``output_topics`` and
-    ``done(conn)`` says every row is committed. Fails at once if one of ``procs`` exits."""
+                  output_topics: list[str], outputs_by: list[int], label: str, burst: bool) -> float:
+    """Publish ``work`` to run ``run``'s topics, phase by phase (the next once ``outputs_by[i]`` events
+    of phase i are out; all at once with ``burst``); seconds until every output is on ``output_topics``
+    and ``done(conn)`` says every row is committed. Fails at once if one of ``procs`` exits."""
     bootstrap = world.settings.kafka_bootstrap
     prefix = world.system_prefix if run == "s" else world.baseline_prefix
+    outputs, seen = outputs_by[-1], [0]
+
+    def counted(n: int) -> None:
+        seen[0] = n
+        progress.update(out, completed=n)
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         published = progress.add_task(f"{label}: published", total=len(work.messages))
         out = progress.add_task(f"{label}: events out", total=outputs)
         started = time.perf_counter()
         counter = asyncio.create_task(count_messages(bootstrap, [prefix + t for t in output_topics], outputs,
-                                                     lambda n: progress.update(out, completed=n)))
-        await publish_all(bootstrap, lambda logical: prefix + logical, work.messages,
-                          lambda n: progress.update(published, completed=n))
-        seen = await _unless_a_process_dies(counter, procs)
-        if seen < outputs:
-            raise RuntimeError(f"{label}: only {seen:,} of {outputs:,} events arrived")
+                                                     counted))
+        phases = [(0, len(work.messages), outputs)] if burst else list(zip([0] + work.ends, work.ends, outputs_by))
+        for first, end, expected in phases:
+            await publish_all(bootstrap, lambda logical: prefix + logical, work.messages[first:end],
+                              lambda n: progress.update(published, completed=first + n))
+            while seen[0] < expected and not counter.done() and end < len(work.messages):
+                if any(p.poll() is not None for p in procs):
+                    break
+                await asyncio.sleep(0.005)
+        arrived = await _unless_a_process_dies(counter, procs)
+        if arrived < outputs:
+            raise RuntimeError(f"{label}: only {arrived:,} of {outputs:,} events arrived")
         await _until(done, world.admin_url(run), procs, label)
         return time.perf_counter() - started
 
@@ -164,7 +177,7 @@ async def _until(done, database_url: str, procs, label: str, deadline_s: float =
         await conn.close()
 
 
-async def run_baseline(world: World, work: Workload, batch: int) -> Run:
+async def run_baseline(world: World, work: Workload, batch: int, burst: bool) -> Run:
     prefix = world.baseline_prefix
     log = open(world.settings.state_dir / "bench-baseline.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "bench.baseline", world.settings.kafka_bootstrap, prefix,
@@ -181,11 +194,10 @@ async def run_baseline(world: World, work: Workload, batch: int) -> Run:
             return (rows["declarations"], rows["remittances"]) == (work.declarations, work.remittances), dict(rows)
 
         seconds = await measure(world, work, "b", done, [proc],
-                                ["collection.assessments", "collection.allocations"], len(work.messages),
-                                "baseline")
+                                ["collection.assessments", "collection.allocations"], work.ends, "baseline",
+                                burst)
         proc.wait(60)
-        return Run("fair baseline (aiokafka + orjson + COPY + produce, own process)", seconds, work.declarations,
-                   len(work.messages))
+        return Run("fair baseline (own process)", seconds, work.declarations, len(work.messages))
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -212,7 +224,8 @@ async def run_system(world: World, work: Workload, args) -> tuple[Run, profile.S
             await _wait_ready(args.port + i, procs[i])
         await asyncio.sleep(3 if args.instances > 1 else 0)  # let the group settle on its partition assignment
         if args.profile:
-            recorder = profile.Recorder(procs[0].pid, settings.state_dir / "bench-profile.raw", _py_spy())
+            recorder = profile.Recorder(procs[0].pid, settings.state_dir / "bench-profile.raw", _py_spy(),
+                                        native=args.native)
 
         async def done(conn):
             row = await conn.fetchrow(
@@ -223,12 +236,12 @@ async def run_system(world: World, work: Workload, args) -> tuple[Run, profile.S
             return (row["declarations"] == work.declarations and row["remittance_messages"] == work.remittances
                     and row["payments"] == work.remittances and row["unpublished"] == 0), dict(row)
 
-        seconds = await measure(world, work, "s", done, procs, ["collection.assessments"], work.assessment_events,
-                                "system")
+        seconds = await measure(world, work, "s", done, procs, ["collection.assessments"], work.events_by,
+                                "system", args.burst)
         summary = recorder.stop() if recorder else None
         recorder = None
         await _check_system(world, work)
-        return Run(f"collection service (x{args.instances}, relay {args.relay})", seconds, work.declarations,
+        return Run(f"system: collection x{args.instances}, relay {args.relay}", seconds, work.declarations,
                    len(work.messages)), summary
     finally:
         if recorder:
@@ -298,7 +311,7 @@ def report(work: Workload, system: Run, baseline: Run, limit: broker.BrokerLimit
                       f"{size / run.seconds / 1e6:.1f}")
     if limit:
         for what, rate in (("produce", limit.produce), ("consume", limit.consume)):
-            table.add_row(f"broker limit: kcat {what} (librdkafka)", f"{rate.seconds:.2f}", "",
+            table.add_row(f"broker limit: kcat {what}", f"{rate.seconds:.2f}", "",
                           f"{rate.per_second:,.0f}", f"{rate.mb_per_second:.1f}")
     console.print(table)
     ratio = baseline.seconds / system.seconds
@@ -327,7 +340,7 @@ async def main_async(args) -> None:
                                             [(k, v) for _, k, v in work.messages])
         else:
             console.print(f"[yellow]{broker.INSTALL_HINT}[/]")
-        baseline = await run_baseline(world, work, args.batch)
+        baseline = await run_baseline(world, work, args.batch, args.burst)
         system, summary = await run_system(world, work, args)
     finally:
         await world.drop()
@@ -350,12 +363,17 @@ def main() -> None:
                         help="publish the outbox from the service process or from its own relay process")
     parser.add_argument("--interleave", action="store_true",
                         help="alternate employers message by message (worst case) instead of payroll order")
+    parser.add_argument("--burst", action="store_true",
+                        help="publish every period at once (a catch-up after an outage: payments overtake the "
+                             "declarations they pay and become credit) instead of month after month")
     parser.add_argument("--profile", action="store_true", help="record the service with py-spy and summarise")
+    parser.add_argument("--native", action="store_true", help="with --profile: include C/Cython frames")
     parser.add_argument("--top", type=int, default=15, help="rows of each profile table")
     parser.add_argument("--port", type=int, default=6091, help="first web port of the service processes")
     args = parser.parse_args()
     settings = PlatformSettings()
-    kafka.start_kafka(settings)
+    if not kafka.kafka_running(settings):  # a running platform (`./run platform up`) is used as it is
+        kafka.start_kafka(settings)
     postgres.start_postgres(settings)
     asyncio.run(main_async(args))
 

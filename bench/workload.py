@@ -56,6 +56,11 @@ class Workload:
     above_cap: int = 0
     periods: list[str] = field(default_factory=list)
     employers: int = 0
+    # Phase i (one a period, plus the last period's payments and corrections) ends at messages[ends[i]];
+    # ``assessment_events`` had reached ``events_by[i]`` by then. A paced publisher starts phase i+1 once
+    # phase i's events are out: payments then find their month assessed, as a month apart they would.
+    ends: list[int] = field(default_factory=list)
+    events_by: list[int] = field(default_factory=list)
 
     @property
     def assessment_events(self) -> int:
@@ -109,6 +114,8 @@ def generate(count: int, employers: int | None = None, periods: int = 3, seed: i
         if interleave:
             batch = _round_robin(batch)
         work.messages += _interleave(rng, batch, late)
+        work.ends.append(len(work.messages))
+        work.events_by.append(work.assessment_events)
         late = _payments(rng, work, firms, month, totals, shares)
         for firm, worker in rng.sample(revisable, min(len(revisable), revisions // periods + (month == months[-1])
                                                       * (revisions % periods))):
@@ -116,6 +123,8 @@ def generate(count: int, employers: int | None = None, periods: int = 3, seed: i
             late.append(_declaration(work, law, firm, worker, month, salary, 1, rng, None))
         rng.shuffle(late)
     work.messages += late
+    work.ends.append(len(work.messages))
+    work.events_by.append(work.assessment_events)
     return work
 
 
