@@ -1,7 +1,8 @@
 """Allocating an employer's money to open obligations: oldest period first, then the fund order in force.
 
 What is left over stays as the employer's credit, in lots that remember the payment and value date they
-came from, so that a later allocation of credit reports the date the money actually arrived.
+came from, so that a later allocation of credit reports the date the money actually arrived. Money that a
+downward revision gives back returns to the lots of the payments that paid it (``release``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ class CreditLot:
     payment_id: str
     value_date: date
     remaining: int
+
+
+@dataclass(frozen=True)
+class PaidBy:
+    """What one payment has paid on one obligation, net of earlier releases, and when it last paid there."""
+
+    payment_id: str
+    value_date: date
+    amount: int
+    latest: int  # order of its newest allocation to the obligation (larger is newer)
 
 
 Allocation = tuple[Period, str, int]  # (period, fund, amount)
@@ -61,3 +72,33 @@ def apply_credit(lots: list[CreditLot], obligations: list[Obligation], order: tu
         if left:
             remaining_lots.append(replace(lot, remaining=left))
     return used, remaining_lots
+
+
+def release(paid_by: Iterable[PaidBy], amount: int) -> list[CreditLot]:
+    """Give back ``amount`` paid on one obligation to the payments that paid it, newest allocation first.
+
+    Newest first: the money that arrived earliest stays where it was, so the obligation keeps the earliest
+    payment dates it had (interest is computed from them) and what returns to credit is the latest money.
+    Each returned lot keeps its payment's id and value date.
+    """
+    lots, left = [], amount
+    for paid in sorted(paid_by, key=lambda p: p.latest, reverse=True):
+        if left == 0:
+            break
+        take = min(left, paid.amount)
+        if take > 0:
+            lots.append(CreditLot(paid.payment_id, paid.value_date, take))
+            left -= take
+    if left:
+        raise ValueError(f"the obligation's allocations cover {amount - left} of the {amount} VND to release")
+    return lots
+
+
+def add_lot(lots: Iterable[CreditLot], lot: CreditLot) -> list[CreditLot]:
+    """``lots`` with ``lot`` added: one lot per payment, so money of a payment already in credit joins it."""
+    merged, found = [], False
+    for existing in lots:
+        if existing.payment_id == lot.payment_id:
+            existing, found = replace(existing, remaining=existing.remaining + lot.remaining), True
+        merged.append(existing)
+    return merged if found else merged + [lot]

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.collection.domain.allocation import CreditLot, Obligation, allocate, apply_credit
+import pytest
+
+from services.collection.domain.allocation import (CreditLot, Obligation, PaidBy, add_lot, allocate, apply_credit,
+                                                  release)
 from services.collection.domain.law import load_law
 from services.collection.domain.model import Period
 
@@ -38,3 +41,21 @@ def test_credit_lots_are_used_oldest_first_and_keep_their_payment_and_value_date
     assert [(lot.payment_id, lines) for lot, lines in used] == [("P1", [(JUNE, "health", 100_000)]),
                                                                 ("P2", [(JUNE, "health", 150_000)])]
     assert left == [CreditLot("P2", date(2025, 6, 20), 150_000)]
+
+
+def test_a_release_gives_back_the_newest_allocations_first_keeping_each_payments_id_and_value_date():
+    paid = [PaidBy("P1", date(2025, 8, 10), 1_000_000, latest=3), PaidBy("P2", date(2025, 8, 20), 1_200_000, latest=7)]
+    assert release(paid, 1_100_000) == [CreditLot("P2", date(2025, 8, 20), 1_100_000)]
+    assert release(paid, 1_500_000) == [CreditLot("P2", date(2025, 8, 20), 1_200_000),
+                                        CreditLot("P1", date(2025, 8, 10), 300_000)]
+
+
+def test_a_release_larger_than_what_the_allocations_paid_is_refused_rather_than_invented():
+    with pytest.raises(ValueError, match="cover 500000 of the 600000 VND"):
+        release([PaidBy("P1", date(2025, 8, 10), 500_000, latest=1)], 600_000)
+
+
+def test_money_returning_to_a_payment_already_in_credit_joins_its_lot():
+    lots = [CreditLot("P1", date(2025, 8, 10), 100_000)]
+    assert add_lot(lots, CreditLot("P1", date(2025, 8, 10), 50_000)) == [CreditLot("P1", date(2025, 8, 10), 150_000)]
+    assert add_lot(lots, CreditLot("P2", date(2025, 8, 20), 5)) == lots + [CreditLot("P2", date(2025, 8, 20), 5)]
