@@ -147,12 +147,13 @@ class OutboxRelay:
 
     async def _hold_and_publish(self, stopping: asyncio.Event) -> None:
         async with self._session() as conn:
+            # Connected again: nothing is failing any more, even if another relay holds the lock for good.
+            health.of(self.service).recovered(retry_key(RELAY_OPERATION, self.lock_key))
             while not stopping.is_set():
                 if await self._lock(conn, self.lock_wait_s):
                     break
             else:
                 return
-            health.of(self.service).recovered(retry_key(RELAY_OPERATION, self.lock_key))
             RELAY_ACTIVE.labels(self.service).set(1)
             channel = f"{self.schema}_outbox"
             lost = lambda _conn: self._wakeup.set()  # noqa: E731 - wake the loop so the next fetch fails fast
