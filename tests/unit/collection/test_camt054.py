@@ -437,11 +437,13 @@ def test_a_900_kb_notification_with_2000_entries_parses_in_seconds_not_minutes()
                      acct_svcr_ref=f"FT2523{i:06d}", ntry_ref=str(i)) for i in range(2000)]
     document = camt054(*entries)
     assert 700_000 < len(document) <= 900_000
+    parse(camt054(Entry("1")))  # the XSD is compiled once per process (~0.3 s); time the steady state
     started = time.perf_counter()
     result = parse(document)
     elapsed = time.perf_counter() - started
+    print(f"{len(document):,} characters, {len(entries)} entries: parsed in {elapsed:.2f} s")
     assert len(result.credits) == 2000 and len({c.payment_id for c in result.credits}) == 2000
-    assert elapsed < 10, f"{elapsed:.2f}s"  # measured ~1 s on the 2-core dev machine; 10 s catches a blow-up
+    assert elapsed < 10, f"{elapsed:.2f}s"  # ~1 s on the 2-core dev machine; 10 s catches a blow-up, not noise
 
 
 # --- properties ---------------------------------------------------------------------------------------------------
