@@ -377,7 +377,7 @@ def _transaction_amounts(transactions: list[dict], entry_amount: int) -> list[in
     return amounts
 
 
-def _transaction_amount(tx: dict):
+def _transaction_amount(tx: dict) -> tuple[Decimal, str] | object | None:
     direct = tx.get("Amt")
     nested = (((tx.get("AmtDtls") or {}).get("TxAmt")) or {}).get("Amt")
     if direct and nested and (direct["$"], direct["@Ccy"]) != (nested["$"], nested["@Ccy"]):
