@@ -45,10 +45,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ansinh.devplatform import kafka, postgres
-from ansinh.ops.credentials import LocalSecrets, role_of
+from ansinh.ops.credentials import LocalSecrets, password_env, role_of
 from ansinh.ops.provision import provision_all
 from ansinh.ops.topics import ensure_topics
-from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
+from ansinh.runtime.settings import REPO_ROOT, SERVICES, PlatformSettings
 from bench import broker, profile
 from bench.kafka_io import count_messages, publish_all
 from bench.workload import BUSINESS_DATE, Workload, generate
@@ -206,7 +206,9 @@ async def run_baseline(world: World, work: Workload, batch: int, burst: bool) ->
 
 async def run_system(world: World, work: Workload, args) -> tuple[Run, profile.Summary | None]:
     prefix, settings = world.system_prefix, world.settings
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ANSINH_DB_URL", "ANSINH_DB_PASSWORD")}
+    # Only this service's own credentials, as the local platform starts it (no admin URL, no other role's).
+    others = {"DATABASE_URL", "ANSINH_DB_URL", "ANSINH_DB_PASSWORD"} | {password_env(s) for s in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in others}
     env.update(ANSINH_TOPIC_PREFIX=prefix, ANSINH_DB_URL=world.service_url(), ANSINH_BATCH_SIZE=str(args.batch),
                ANSINH_BUSINESS_DATE=BUSINESS_DATE.isoformat(), ANSINH_LOG_LEVEL="warning", ANSINH_RELAY=args.relay)
     procs, recorder = [], None
