@@ -22,8 +22,8 @@ from ansinh.ops.credentials import LocalSecrets, password_env
 from ansinh.ops.provision import provision_all
 from ansinh.ops.topics import ensure_topics
 from ansinh.runtime.settings import REPO_ROOT, SERVICES, PlatformSettings, ServiceSettings
-from tests.kafka_helpers import assigned_topics, consumed_topics
-from tests.waiting import GiveUp, NotYet, eventually
+from tests.kafka_helpers import assigned_topics, consumed_topics, uncommitted
+from tests.waiting import GiveUp, NotYet, eventually, eventually_async
 
 
 # A token holding every role, given to the services the tests start; requests send it unless told otherwise.
@@ -88,6 +88,25 @@ class Isolated:
         env.update({"ANSINH_TOPIC_PREFIX": self.prefix, "ANSINH_LOG_LEVEL": "info", "ANSINH_API_TOKENS": API_TOKENS})
         env.update(extra)
         return env
+
+    async def wait_until_idle(self, name: str, timeout: float = 40) -> None:
+        """Until service ``name`` has committed everything published to its input topics and published
+        everything in its outbox: from then on, what it wrote is all it will write (no fixed "settle")."""
+        group = f"{self.prefix}ansinh-{name}"
+        topics = [self.topic(t) for t in consumed_topics(name)]
+
+        async def backlog() -> dict[str, int]:
+            behind = await uncommitted(self.bootstrap, group, topics)
+            conn = await asyncpg.connect(self.service(name).service_database_url)
+            try:
+                behind["unpublished outbox rows"] = await conn.fetchval(
+                    f"SELECT count(*) FROM {name}.outbox WHERE published_at IS NULL")
+            finally:
+                await conn.close()
+            return behind
+
+        await eventually_async(backlog, timeout, interval=0.3, until=lambda b: not any(b.values()),
+                               what=f"{name} has consumed its input and published its outbox")
 
     def start_service(self, name: str, **extra_env: str) -> "RunningService":
         port = free_port()

@@ -64,7 +64,9 @@ async def assigned_topics(bootstrap: str, group_prefix: str) -> dict[str, set[st
     try:
         groups = [group for group, _ in await admin.list_consumer_groups() if group.startswith(group_prefix)]
         found: dict[str, set[str]] = {}
-        for response in await admin.describe_consumer_groups(groups) if groups else []:
+        # One group per request: aiokafka 0.14 fails to decode a DescribeGroups answer about several groups.
+        responses = [response for group in groups for response in await admin.describe_consumer_groups([group])]
+        for response in responses:
             for _error, group, state, _ptype, _protocol, members in response.groups:
                 topics = set()
                 for member in members if state == "Stable" else ():
@@ -74,6 +76,36 @@ async def assigned_topics(bootstrap: str, group_prefix: str) -> dict[str, set[st
         return found
     finally:
         await admin.close()
+
+
+async def uncommitted(bootstrap: str, group_prefix: str, topics: list[str]) -> dict[str, int]:
+    """Per topic: records not yet committed by the consumer groups whose ids start with ``group_prefix``
+    (end offset minus the highest committed offset of any of those groups, summed over partitions)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await probe.start()
+    try:
+        groups = [group for group, _ in await admin.list_consumer_groups() if group.startswith(group_prefix)]
+        committed: dict[TopicPartition, int] = {}
+        for group in groups:
+            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+                committed[tp] = max(committed.get(tp, 0), meta.offset)
+        partitions = [TopicPartition(t, p) for t in topics for p in (probe.partitions_for_topic(t) or
+                                                                    await _partitions(probe, t))]
+        ends = await probe.end_offsets(partitions)
+        behind = {t: 0 for t in topics}
+        for tp, end in ends.items():
+            behind[tp.topic] += max(0, end - committed.get(tp, 0))
+        return behind
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def _partitions(probe: AIOKafkaConsumer, topic: str) -> set[int]:
+    await probe._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public "refresh" call
+    return probe.partitions_for_topic(topic) or set()
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:

@@ -1,8 +1,6 @@
 """All four services as processes: a declaration and a payment flow from collection to its consumers."""
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import pytest
 
@@ -10,6 +8,7 @@ from ansinh.runtime.settings import SERVICES
 from schemas.envelope import encode
 from tests.integration.collection.conftest import declaration, remittance
 from tests.kafka_helpers import publish
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +34,14 @@ async def test_collections_events_reach_arrears_and_notifications_exactly_once(i
     expected = ["ContributionAssessed", "RemittanceAllocated", "UnderDeclarationFlagged"]
     for service in ("arrears", "notifications"):
         await wait_until_parked(isolated, service, expected)
+    for name in running:  # all input consumed and all output published: nothing more is coming
+        await isolated.wait_until_idle(name)
+    for service in ("arrears", "notifications"):
         assert await parked(isolated, service) == expected
 
 
 async def wait_until_parked(isolated, service: str, expected: list[str]) -> None:
-    for _ in range(100):
-        if await parked(isolated, service) == expected:
-            return
-        await asyncio.sleep(0.3)
+    """Until exactly ``expected`` is parked; fails with what was parked last (a duplicate shows as such)."""
+    await eventually_async(lambda: parked(isolated, service), timeout=40, until=lambda got: got == expected,
+                           what=f"{service} parks {expected}")
+
