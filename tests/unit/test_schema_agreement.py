@@ -410,7 +410,7 @@ def mutated_events(draw):
         value = draw(json_values | st.sampled_from(near[0] + near[1]) | _near_miss(near[0]))
         try:
             document = with_value(document, path, value)
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, ValueError):
             pass  # an earlier mutation replaced a parent of this path
     return type_name, document
 
