@@ -120,10 +120,11 @@ class OutboxRelay:
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], schema: str,
                  producer: AIOKafkaProducer, physical_topic: Callable[[str], str], service: str,
-                 batch_size: int = 5000, lock_wait_s: float = 1.0):
+                 batch_size: int = 5000, lock_wait_s: float = 1.0, session_timeout_s: float = 120):
         self.connect, self.schema, self.producer = connect, schema, producer
         self.physical_topic, self.service, self.batch_size = physical_topic, service, batch_size
         self.lock_key, self.lock_wait_s = f"{schema}.outbox", lock_wait_s
+        self.session_timeout_s = session_timeout_s
         self._wakeup = asyncio.Event()
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
@@ -182,6 +183,10 @@ class OutboxRelay:
         """A connection of the relay's own (not pooled); closing it ends the session and any lock it held."""
         conn = await self.connect()
         try:
+            if conn.get_server_version().major >= 14:
+                # A relay that freezes or is cut off without its connection closing must not keep the lock
+                # until TCP keepalives notice (hours): the server ends a session silent for this long.
+                await conn.execute(f"SET idle_session_timeout = '{int(self.session_timeout_s * 1000)}ms'")
             yield conn
         finally:
             if not conn.is_closed():

@@ -216,7 +216,8 @@ def _relay(settings: ServiceSettings, producer: AIOKafkaProducer, role: str) -> 
     """A relay on its own connections, named ``ansinh-<service>-<role>`` in pg_stat_activity (so an
     operator, and ``outbox flush``, can see who holds the relay lock)."""
     name = f"ansinh-{settings.service}-{role}"
-    return OutboxRelay(lambda: connect(settings, name), settings.schema, producer, settings.topic, settings.service)
+    return OutboxRelay(lambda: connect(settings, name), settings.schema, producer, settings.topic, settings.service,
+                       session_timeout_s=settings.relay_session_timeout_s)
 
 
 @asynccontextmanager

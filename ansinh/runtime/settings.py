@@ -122,6 +122,9 @@ class ServiceSettings(BrokerSettings):
     # topic's retention plus the DLQ's, plus a margin. A shorter value is refused at start-up.
     inbox_retention_days: float | None = None
     prune_interval_s: float = 600  # seconds between pruning rounds
+    # The server ends a relay session silent this long, freeing the relay lock of a frozen or cut-off relay
+    # (a Kafka send taking longer costs a re-sent batch, not order).
+    relay_session_timeout_s: float = 120
 
     @model_validator(mode="after")
     def _retention_covers_replays(self) -> "ServiceSettings":

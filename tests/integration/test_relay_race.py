@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -158,6 +160,10 @@ async def holder(settings) -> str | None:
         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"), f"{SERVICE}.outbox")
 
 
+async def holds(settings, relay: str) -> bool:
+    return await holder(settings) == relay
+
+
 def locks_lost(relay: str) -> float:
     return REGISTRY.get_sample_value("ansinh_outbox_relay_lock_lost_total", {"service": relay}) or 0.0
 
@@ -272,7 +278,7 @@ async def test_a_relay_whose_database_session_is_killed_stops_publishing_and_ano
             await admin.close()
         killed_at = time.monotonic()
 
-        assert await wait_for("relay-b to hold the lock", lambda: holder(settings)) == "relay-b"
+        await wait_for("relay-b to hold the lock", lambda: holds(settings, "relay-b"))
         await wait_for("relay-b to publish", lambda: published_since(cycles, "relay-b", killed_at))
         await wait_for("relay-a to count its lost lock", lambda: locks_lost("relay-a") > lost_before[0])
         await wait_for("relay-a to wait for the lock again", lambda: scalar(
@@ -298,4 +304,47 @@ async def test_a_relay_whose_database_session_is_killed_stops_publishing_and_ano
     assert (locks_lost("relay-a"), locks_lost("relay-b")) == (lost_before[0] + 1, lost_before[1])
     by_key = await topic_by_key(isolated, sum(counts.values()))
     for key, count in counts.items():  # the batch in flight at the kill may be sent twice, never out of order
+        assert first_occurrences(by_key[key]) == list(range(count)), f"key {key} out of order on the topic"
+
+
+async def test_a_frozen_relay_loses_the_lock_to_the_server_and_another_relay_takes_over(isolated):
+    # A relay process frozen (SIGSTOP: a stalled VM, a cut-off network) keeps its connection open: only
+    # the server's idle_session_timeout frees the lock, here after 2 s.
+    settings = isolated.service(SERVICE)
+    await prepare_schema(settings)
+    cycles: list[Cycle] = []
+    relays, writers = Relays(settings, cycles), Writers(settings)
+    await writers.start()
+    log = open(isolated.platform.state_dir / f"test-{isolated.prefix}relay.log", "wb")
+    frozen = subprocess.Popen([sys.executable, "-m", "ansinh.cli", "outbox", "relay", SERVICE], cwd=REPO_ROOT,
+                              env=isolated.env(ANSINH_RELAY_SESSION_TIMEOUT_S="2"), stdout=log, stderr=log)
+    isolated.processes.append(frozen)
+    try:
+        await wait_for("the relay process to hold the lock and publish", lambda: scalar(
+            settings, "SELECT count(*) FILTER (WHERE published_at IS NOT NULL) > 0 FROM outbox"), timeout=60)
+        assert await holder(settings) == f"ansinh-{SERVICE}-relay"
+        os.kill(frozen.pid, signal.SIGSTOP)
+        await relays.start("relay-b")
+        await wait_for("relay-b to hold the lock", lambda: holds(settings, "relay-b"))
+        await wait_for("relay-b to publish", lambda: published_since(cycles, "relay-b", 0))
+
+        os.kill(frozen.pid, signal.SIGCONT)  # it wakes up without its session: it must wait for the lock again
+        await wait_for("the thawed relay to wait for the lock", lambda: scalar(
+            settings, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+                      f"a.application_name = 'ansinh-{SERVICE}-relay' AND l.locktype = 'advisory' AND NOT l.granted"))
+        assert await holder(settings) == "relay-b"
+        counts = await writers.stop()
+        await wait_for("everything published", lambda: scalar(
+            settings, "SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
+    finally:
+        if frozen.poll() is None:
+            os.kill(frozen.pid, signal.SIGCONT)
+            frozen.terminate()
+            frozen.wait(20)
+        if not writers.done.is_set():
+            await writers.stop()
+        await relays.close()
+
+    by_key = await topic_by_key(isolated, sum(counts.values()))
+    for key, count in counts.items():
         assert first_occurrences(by_key[key]) == list(range(count)), f"key {key} out of order on the topic"
