@@ -1,9 +1,9 @@
 """The broker's own limit on this machine: kcat (librdkafka, C) producing and consuming the same bytes.
 
 No Python client can beat these numbers on the same broker and cores, so they show where the ceiling
-is. Producing uses the settings the load generator and the services use (idempotent, acks=all, linger
-20 ms, 1 MB batches, no compression); consuming reads the topic from the start to its end. Each figure
-includes kcat's start-up and metadata round trips (tens of milliseconds): measure with enough messages.
+is. Producing uses the guarantees the services use (idempotent, acks=all; linger 20 ms, 1 MB batches,
+no compression); consuming reads as many messages from the start. Each is the best of two runs, and
+includes kcat's start-up and metadata round trips (30-50 ms): measure with enough messages.
 """
 from __future__ import annotations
 
@@ -53,13 +53,19 @@ def measure(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
                 if b"\t" in key or b"\n" in value or b"\n" in key:
                     raise ValueError("a key or value contains a tab or newline; kcat's line format cannot carry it")
                 f.write(key + b"\t" + value + b"\n")
-        produce = _timed(["kcat", "-P", "-b", bootstrap, "-t", topic, "-K", "\t", "-l", str(path),
+        produce = _best_of(2, ["kcat", "-P", "-b", bootstrap, "-t", topic, "-K", "\t", "-l", str(path),
                           "-X", "enable.idempotence=true", "-X", "acks=all", "-X", "linger.ms=20",
                           "-X", "batch.size=1048576", "-X", "compression.codec=none"])
-    consume = _timed(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
+    consume = _best_of(2, ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q",
                       "-c", str(len(messages)), "-f", "%k\t%s\n",
                       "-X", "fetch.max.bytes=33554432", "-X", "max.partition.fetch.bytes=4194304"])
     return BrokerLimit(Rate(len(messages), size, produce), Rate(len(messages), size, consume))
+
+
+def _best_of(runs: int, command: list[str]) -> float:
+    """The fastest of ``runs`` runs: a limit is what the broker can do, and a shared machine only slows it.
+    (Producing twice leaves two copies on the topic; consuming reads the first copy only.)"""
+    return min(_timed(command) for _ in range(runs))
 
 
 def _timed(command: list[str]) -> float:

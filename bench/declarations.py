@@ -150,15 +150,24 @@ async def measure(world: World, work: Workload, run: str, done, procs: list[subp
         for first, end, expected in phases:
             await publish_all(bootstrap, lambda logical: prefix + logical, work.messages[first:end],
                               lambda n: progress.update(published, completed=first + n))
-            while seen[0] < expected and not counter.done() and end < len(work.messages):
-                if any(p.poll() is not None for p in procs):
-                    break
-                await asyncio.sleep(0.005)
+            await _until_seen(seen, expected if end < len(work.messages) else 0, counter, procs, label)
         arrived = await _unless_a_process_dies(counter, procs)
         if arrived < outputs:
             raise RuntimeError(f"{label}: only {arrived:,} of {outputs:,} events arrived")
         await _until(done, world.admin_url(run), procs, label)
         return time.perf_counter() - started
+
+
+async def _until_seen(seen: list[int], expected: int, counter: asyncio.Task, procs, label: str,
+                      stall_s: float = 120) -> None:
+    """Wait until ``seen[0]`` reaches ``expected``; fail when nothing new arrives for ``stall_s``."""
+    last, changed = seen[0], time.monotonic()
+    while seen[0] < expected and not counter.done() and not any(p.poll() is not None for p in procs):
+        if seen[0] != last:
+            last, changed = seen[0], time.monotonic()
+        elif time.monotonic() - changed > stall_s:
+            raise RuntimeError(f"{label}: stuck at {seen[0]:,} of {expected:,} events for {stall_s:.0f} s")
+        await asyncio.sleep(0.005)
 
 
 async def _until(done, database_url: str, procs, label: str, deadline_s: float = 600) -> None:
