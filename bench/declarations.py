@@ -383,8 +383,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=6091, help="first web port of the service processes")
     args = parser.parse_args()
     settings = PlatformSettings()
-    if not kafka.kafka_running(settings):  # a running platform (`./run platform up`) is used as it is
-        kafka.start_kafka(settings)
+    kafka.start_kafka(settings)  # idempotent: this checkout's running broker is used as it is
     postgres.start_postgres(settings)
     asyncio.run(main_async(args))
 
