@@ -44,12 +44,20 @@ class CollectionUnderTest:
         await publish(self.isolated.bootstrap, self.isolated.topic("collection.remittances"),
                       [(e["payload"].get("employer_code", "X").encode(), encode(e)) for e in envelopes])
 
-    async def events(self, topic: str, expect: int, settle: float = 1.0) -> list[dict]:
-        records = await read_topic(self.isolated.bootstrap, self.isolated.topic(topic), expect, settle=settle)
-        return [json.loads(r.value) for r in records]
+    async def events(self, topic: str, expect: int, settle: float | None = None) -> list[dict]:
+        """Everything collection wrote to ``topic``, once ``expect`` records are there and the service is
+        idle (input committed, outbox published): an extra or duplicate event is returned, not missed.
+        (``settle`` is ignored: waiting for idleness replaced the fixed pause.)"""
+        return [json.loads(r.value) for r in await self._complete(self.isolated.topic(topic), expect)]
 
     async def dead(self, topic: str, expect: int):
-        return await read_topic(self.isolated.bootstrap, self.isolated.topic(topic) + ".dlq", expect, settle=1.0)
+        """Every dead letter of ``topic``, read the same way as ``events``."""
+        return await self._complete(self.isolated.topic(topic) + ".dlq", expect)
+
+    async def _complete(self, topic: str, expect: int):
+        await read_topic(self.isolated.bootstrap, topic, expect)
+        await self.isolated.wait_until_idle("collection")
+        return await read_topic(self.isolated.bootstrap, topic, expect)  # on to the end: nothing more is coming
 
     async def sql(self, query: str, *args):
         conn = await asyncpg.connect(self.isolated.service("collection").service_database_url)
