@@ -64,6 +64,7 @@ from zoneinfo import ZoneInfo
 
 import xmlschema
 
+from schemas.base import YEARS
 from services.collection.domain.errors import (DocumentTooLarge, MalformedXml, NotCamt054,
                                                SchemaInvalidDocument, UnsafeXml)
 
@@ -294,9 +295,10 @@ def _read_entry(ntry: dict, reference: str, bank_bin: str) -> tuple[list[CreditE
     if why_not:
         return [], [RefusedEntry(reference, *why_not)]
     amount = int(ntry["Amt"]["$"])  # whole, checked by _not_credited
-    value_date = _business_date(ntry.get("ValDt")) or _business_date(ntry.get("BookgDt"))
+    # The booking date stands in only for a missing value date, never for an unreadable one.
+    value_date = _business_date(ntry["ValDt"] if ntry.get("ValDt") else ntry.get("BookgDt"))
     if value_date is None:
-        return [], [RefusedEntry(reference, "no_value_date", "entry has no readable ValDt or BookgDt")]
+        return [], [RefusedEntry(reference, "no_value_date", f"entry has no readable ValDt or BookgDt in {YEARS[0]}-{YEARS[1]}")]
     transactions = [tx or {} for details in _as_list(ntry.get("NtryDtls"))
                     for tx in _as_list((details or {}).get("TxDtls"))] or [{}]
     amounts = _transaction_amounts(transactions, amount)
@@ -464,11 +466,18 @@ def _whole_vnd(value: Decimal) -> int | None:
     return int(value) if value == value.to_integral_value() else None
 
 
-_XS_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_XS_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")  # [0-9]: ASCII digits only
 
 
 def _business_date(choice: dict | None) -> date | None:
-    """ValDt/BookgDt as a business date: Dt as written; DtTm converted to Asia/Ho_Chi_Minh."""
+    """ValDt/BookgDt as a business date: Dt as written; DtTm converted to Asia/Ho_Chi_Minh. None when
+    unreadable or outside the years the contracts carry (``schemas.base.YEARS``): such a date could not
+    travel in ``RemittanceAllocated`` and would sink the whole document inside the transaction."""
+    day = _read_business_date(choice)
+    return day if day is not None and YEARS[0] <= day.year <= YEARS[1] else None
+
+
+def _read_business_date(choice: dict | None) -> date | None:
     if not isinstance(choice, dict):
         return None
     try:
@@ -476,7 +485,7 @@ def _business_date(choice: dict | None) -> date | None:
             match = _XS_DATE.fullmatch(choice["Dt"].strip())
             return date(*map(int, match.groups())) if match else None
         if choice.get("DtTm"):
-            moment = datetime.fromisoformat(re.sub(r"\.\d+", "", choice["DtTm"].strip()))
+            moment = datetime.fromisoformat(re.sub(r"\.[0-9]+", "", choice["DtTm"].strip()))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=BUSINESS_TZ)
             return moment.astimezone(BUSINESS_TZ).date()

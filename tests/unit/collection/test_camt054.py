@@ -206,6 +206,15 @@ def test_the_value_date_is_the_business_date_in_ho_chi_minh_city(value, expected
     assert credit.value_date == expected
 
 
+@pytest.mark.parametrize("value", [{"value_date": "1900-01-01"}, {"value_date": "2101-01-01"},
+                                   {"value_datetime": "0001-01-01T00:00:00+07:00"}])
+def test_a_value_date_outside_the_years_of_the_contracts_refuses_that_entry_only(value):
+    result = parse(camt054(Entry("500000", [Tx(unstructured="BHXH DN0001")], acct_svcr_ref="OLD", **value),
+                           Entry("700000", [Tx(unstructured="BHXH DN0002")], acct_svcr_ref="GOOD")))
+    assert [(r.reference, r.code) for r in result.refused] == [("OLD", "no_value_date")]
+    assert [(c.employer_code, c.amount) for c in result.credits] == [("DN0002", 700000)]
+
+
 def test_without_a_value_date_the_booking_date_is_the_value_date():
     [credit] = parse(camt054(Entry("500000", [Tx(unstructured="BHXH DN0001")], value_date=None))).credits
     assert credit.value_date == date(2025, 8, 20)
