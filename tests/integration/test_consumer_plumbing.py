@@ -1,10 +1,9 @@
 """Inbox, DLQ and the consume loop, through a running service process and the real broker and database."""
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ansinh.runtime.consumer import BatchConsumer
 from ansinh.runtime.database import create_pool, prepare_schema
@@ -15,6 +14,7 @@ from ansinh.runtime.outbox import new_producer
 from schemas.benefits import ContactDetailsChanged
 from schemas.envelope import encode, new_envelope
 from tests.kafka_helpers import header, publish, read_topic
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +25,17 @@ def contact(code: str = "0123456789", **overrides) -> dict:
 
 
 async def wait_for(fetch, expected, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    value = await fetch()
-    while value != expected and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.2)
-        value = await fetch()
-    return value
+    """Until ``fetch()`` returns ``expected``; fails saying what it returned last."""
+    return await eventually_async(fetch, timeout, until=lambda value: value == expected, what=f"{expected!r}")
+
+
+def sample(metrics: bytes, name: str, **labels: str) -> float | None:
+    """The value of one sample of a Prometheus text exposition (None when absent): HELP lines do not count."""
+    for family in text_string_to_metric_families(metrics.decode()):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return None
 
 
 async def test_a_redelivered_event_changes_nothing_the_second_time(isolated):
@@ -45,13 +50,15 @@ async def test_a_redelivered_event_changes_nothing_the_second_time(isolated):
             return await conn.fetchval("SELECT count(*) FROM notifications.parked_events")
         assert await wait_for(parked, 1) == 1
         await publish(isolated.bootstrap, topic, [(b"0123456789", envelope)])  # a third delivery, later
-        await asyncio.sleep(2)
+        await isolated.wait_until_idle("notifications")  # the third delivery is consumed and committed
         assert await parked() == 1
         assert await conn.fetchval("SELECT count(*) FROM notifications.inbox") == 1
     finally:
         await conn.close()
     status, body = service.get("/metrics")
-    assert status == 200 and b"ansinh_consumed_messages_total" in body
+    assert status == 200
+    assert sample(body, "ansinh_consumed_messages_total", service="notifications",
+                  topic="participants.contacts", outcome="processed") == 3.0
 
 
 async def test_malformed_json_and_schema_invalid_payloads_go_to_the_dlq_with_their_reason(isolated):
@@ -63,7 +70,9 @@ async def test_malformed_json_and_schema_invalid_payloads_go_to_the_dlq_with_the
     topic = isolated.topic("participants.contacts")
     await publish(isolated.bootstrap, topic, [(b"k1", b'{"event_id": "oops",'), (b"k2", encode(invalid)),
                                               (b"k3", good)])
-    dead = await read_topic(isolated.bootstrap, topic + ".dlq", expect=2, settle=1.0)
+    await read_topic(isolated.bootstrap, topic + ".dlq", expect=2)
+    await isolated.wait_until_idle("notifications")  # everything consumed: no more dead letters are coming
+    dead = await read_topic(isolated.bootstrap, topic + ".dlq", expect=2)
     assert len(dead) == 2
     by_key = {r.key: r for r in dead}
     assert by_key[b"k1"].value == b'{"event_id": "oops",'
@@ -116,7 +125,7 @@ async def test_a_handler_failure_dead_letters_only_that_message_and_rolls_back_i
         await consumer.process(raws)
         rows = await pool.fetch("SELECT code FROM notifications.probe ORDER BY code")
         assert [r["code"] for r in rows] == ["1000000001", "1000000003"]
-        [dead] = await read_topic(isolated.bootstrap, topic + ".dlq", expect=1, settle=0.5)
+        [dead] = await read_topic(isolated.bootstrap, topic + ".dlq", expect=1)  # process() awaited the DLQ
         assert dead.value == raws[1].value
         assert header(dead, "dlq.error_class") == "ProbeFailure"
         assert header(dead, "dlq.stage") == "transaction"
