@@ -5,7 +5,6 @@ claimed in the inbox, so a redelivery re-checks them.
 """
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -13,22 +12,31 @@ from typing import Callable, Sequence
 
 import asyncpg
 
-from ansinh.runtime import inbox, outbox
+from ansinh.runtime import auth, inbox, outbox
 from ansinh.runtime.decoding import Incoming
 from ansinh.runtime.errors import PermanentError
 from schemas import collection as wire
 from services.collection import metrics, repository as repo
 from services.collection.camt054 import parse_credit_notification
-from services.collection.commands import (DeclareSalary, RecordRemittance, declare_salary, record_remittance)
-from services.collection.domain.allocation import CreditLot, allocate, apply_credit
+from services.collection.commands import (AssignReceipt, DeclareSalary, RecordRemittance, declare_salary,
+                                          record_remittance)
+from services.collection.domain.allocation import CreditLot, add_lot, allocate, apply_credit, release
 from services.collection.domain.assessment import assess, check_declaration, revise
-from services.collection.domain.errors import CollectionError, NoLawForPeriod
+from services.collection.domain.errors import (CollectionError, CreditsRefused, InvalidRemittance, NoLawForPeriod,
+                                               PaymentIdConflict, ReceiptAlreadyAssigned, ReceiptNotFound,
+                                               UnknownEmployer)
 from services.collection.domain.law import Law, NoLawInForce
 from services.collection.domain.model import Assessment, Period
 
 SCHEMA = "collection"
 PRODUCER = "collection"
 ASSESSMENTS, ALLOCATIONS = "collection.assessments", "collection.allocations"
+REMITTANCES = "collection.remittances"  # the inbox consumer name of the remittances handler
+# camt.054 entries the parser does not credit that are no money received for an employer: a debit from the
+# account, an entry not booked yet (the bank reports it again once booked), a zero amount. Counted, not
+# dead-lettered; every other code (a reversal, a currency, an unreadable amount or date) means money an
+# operator must look at, so the document goes to the DLQ (its credits are still taken).
+NOT_MONEY_IN = frozenset({"debit", "not_booked", "zero_amount"})
 
 
 @dataclass
@@ -75,13 +83,15 @@ class Collection:
             new.clear()  # a duplicate inside the batch counts once
             if len(accepted) > len(fresh):
                 metrics.DECLARATIONS.labels("duplicate").inc(len(accepted) - len(fresh))
+            employers = sorted({c.declaration.employer_code for c, _, _ in fresh})
+            # First, before reading what they owe or hold: see repository.lock_employers.
+            await repo.lock_employers(conn, employers)
             effects = await self._assess(conn, fresh)
             await repo.save_assessments(conn, list(effects.assessments.values()))
             released = await repo.add_to_obligations(conn, effects.deltas)
             self._count_amounts(effects.deltas)
             await repo.save_flags(conn, effects.flags)
-            employers = sorted({c.declaration.employer_code for c, _, _ in fresh})
-            credit_events = await self._apply_credit(conn, employers, released)
+            credit_events = await self._release_and_use_credit(conn, employers, released)
             await outbox.append(conn, SCHEMA, effects.events + credit_events)
             if credit_events or released:
                 await self._refresh_credit_gauges(conn)
@@ -194,75 +204,178 @@ class Collection:
                                       correlation_id=command.correlation_id, causation_id=command.event_id,
                                       occurred_at=occurred_at)
 
-    async def _apply_credit(self, conn: asyncpg.Connection, employers: list[str],
-                            released: list[tuple[str, Period, str, int]]) -> list[outbox.OutboxMessage]:
-        """Use employers' credit on obligations that just appeared (and re-credit released overpayments)."""
-        today = self.business_date()
+    async def _release_and_use_credit(self, conn: asyncpg.Connection, employers: list[str],
+                                      released: list[tuple[str, Period, str, int]]) -> list[outbox.OutboxMessage]:
+        """Give money a downward revision freed back to the payments it came from, then use every locked
+        employer's credit on what is open (obligations that just appeared, or ones a payment could not see)."""
         for employer, period, fund, amount in released:
-            await repo.lock_employer(conn, employer)
-            lots = await repo.credit_lots(conn, employer)
-            lots.append(CreditLot(f"released-{period}-{fund}-{uuid.uuid4().hex[:8]}", today, amount))
-            await repo.set_credit(conn, employer, lots)
+            lots = release(await repo.paid_by(conn, employer, period, fund), amount)
+            await repo.record_release(conn, employer, period, fund, lots)
+            held = await repo.credit_lots(conn, employer)
+            for lot in lots:
+                held = add_lot(held, lot)
+            await repo.set_credit(conn, employer, held)
+            metrics.RELEASED_VND.labels(fund).inc(amount)
         events = []
         for employer in await repo.employers_with_credit(conn, employers):
-            used, left = apply_credit(await repo.credit_lots(conn, employer), await repo.open_obligations(conn, employer),
-                                      self.law.allocation_order_on(today))
-            if not used:
-                continue
-            balance = await repo.set_credit(conn, employer, left)
-            for lot, lines in used:
-                await repo.apply_allocation(conn, employer, lot.payment_id, lot.value_date, lines)
-                events.append(self._allocated_event(employer, lot.payment_id, lot.value_date, lines, balance, None))
+            events += await self._use_credit(conn, employer)
+        return events
+
+    async def _use_credit(self, conn: asyncpg.Connection, employer: str,
+                          command: RecordRemittance | None = None) -> list[outbox.OutboxMessage]:
+        """Apply the employer's credit lots, oldest first, to its open obligations (employer locked)."""
+        lots = await repo.credit_lots(conn, employer)
+        if not lots:
+            return []
+        used, left = apply_credit(lots, await repo.open_obligations(conn, employer),
+                                  self.law.allocation_order_on(self.business_date()))
+        if not used:
+            return []
+        balance = await repo.set_credit(conn, employer, left)
+        events = []
+        for lot, lines in used:
+            await repo.apply_allocation(conn, employer, lot.payment_id, lot.value_date, lines)
+            events.append(self._allocated_event(employer, lot.payment_id, lot.value_date, lines, balance, command))
         return events
 
     # ---- remittances ---------------------------------------------------------------------------
     async def handle_remittances(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, PermanentError]]:
-        refused, commands = [], []
+        refused: list[tuple[Incoming, PermanentError]] = []
+        work: list[tuple[Incoming, _Receipts]] = []
         for item in batch:
             try:
-                commands.append((item, self._remittance_commands(item)))
+                work.append((item, self._remittance_commands(item)))
             except CollectionError as exc:
                 refused.append((item, exc))
-        if not commands:
+                metrics.REMITTANCES.labels("refused").inc()
+        if not work:
             return refused
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, "collection.remittances", [i.envelope.event_id for i, _ in commands])
-            events = []
-            for item, remittances in commands:
-                if item.envelope.event_id not in new:
+            new = await inbox.claim(conn, SCHEMA, REMITTANCES, [i.envelope.event_id for i, _ in work])
+            fresh = []
+            for item, receipts in work:
+                if item.envelope.event_id in new:
+                    new.discard(item.envelope.event_id)  # a duplicate inside the batch counts once
+                    fresh.append((item, receipts))
+                else:
                     metrics.REMITTANCES.labels("duplicate_event").inc()
-                    continue
-                new.discard(item.envelope.event_id)
-                for command in remittances:
-                    events += await self._record_remittance(conn, command)
+            named = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code}
+            read_from_text = {c.employer_code for _, r in fresh for c in r.commands if c.must_be_known}
+            # Known before locking: locking creates the employer's row, which would make any code "known".
+            unknown = read_from_text - await repo.known_employers(conn, read_from_text)
+            await repo.lock_employers(conn, named - unknown)  # first, and in code order: see lock_employers
+            events = []
+            for item, receipts in fresh:
+                problems = list(receipts.problems)
+                for command in receipts.commands:
+                    try:
+                        events += await self._take(conn, command, unknown)
+                    except PaymentIdConflict as exc:
+                        metrics.REMITTANCES.labels("conflict").inc()
+                        problems.append(exc)
+                if problems:
+                    refused.append((item, _refusal(problems, len(receipts.commands))))
+                    # Not claimed: a replay after a fix re-checks the message; what it recorded is keyed by
+                    # payment id, so a replay records nothing twice.
+                    await repo.unclaim(conn, SCHEMA, REMITTANCES, item.envelope.event_id)
             await outbox.append(conn, SCHEMA, events)
-            await self._refresh_credit_gauges(conn)
+            await self._refresh_gauges(conn)
         return refused
 
     @staticmethod
-    def _remittance_commands(item: Incoming) -> list[RecordRemittance]:
+    def _remittance_commands(item: Incoming) -> "_Receipts":
         env, message = item.envelope, item.message
         if isinstance(message, wire.RemittanceReceived):
-            return [record_remittance(message, env.event_id, env.correlation_id)]
-        return [RecordRemittance(e.payment_id, e.employer_code, e.amount, e.value_date, e.bank_reference,
-                                 env.event_id, env.correlation_id)
-                for e in parse_credit_notification(message.document, message.bank_bin)]
+            return _Receipts([record_remittance(message, env.event_id, env.correlation_id)], [])
+        notification = parse_credit_notification(message.document, message.bank_bin)
+        commands = [RecordRemittance(c.payment_id, c.employer_code, c.amount, c.value_date, c.bank_reference,
+                                     env.event_id, env.correlation_id, bank_bin=message.bank_bin, must_be_known=True,
+                                     unidentified_reason=c.unidentified_reason, detail=c.detail)
+                    for c in notification.credits]
+        problems = []
+        for entry in notification.refused:
+            metrics.ENTRIES_NOT_CREDITED.labels(entry.code).inc()
+            if entry.code not in NOT_MONEY_IN:
+                problems.append(InvalidRemittance(f"entry {entry.reference}: {entry.code}: {entry.reason}"))
+        return _Receipts(commands, problems)
 
-    async def _record_remittance(self, conn: asyncpg.Connection, c: RecordRemittance) -> list[outbox.OutboxMessage]:
-        await repo.lock_employer(conn, c.employer_code)
-        if not await repo.record_payment(conn, c.payment_id, c.employer_code, c.amount, c.value_date,
-                                         c.bank_reference):
+    async def _take(self, conn: asyncpg.Connection, c: RecordRemittance, unknown: set[str]
+                    ) -> list[outbox.OutboxMessage]:
+        """Record one receipt: a payment allocated to its employer, or an unidentified one held in suspense."""
+        employer = None if c.employer_code in unknown else c.employer_code
+        recorded = await repo.record_receipt(conn, c.payment_id, employer, c.amount, c.value_date, c.bank_reference,
+                                             c.bank_bin)
+        if recorded is not None:
+            check_same_payment(c.payment_id, recorded, employer, c.amount, c.value_date)
             metrics.REMITTANCES.labels("duplicate_payment").inc()
             return []
+        if employer is None:
+            reason = c.unidentified_reason or "unknown_employer"
+            detail = c.detail if c.unidentified_reason else \
+                "the unit code in the remittance information is not an employer collection knows"
+            await repo.hold_in_suspense(conn, c.payment_id, reason, detail)
+            metrics.REMITTANCES.labels("suspense").inc()
+            return []
         metrics.REMITTANCES.labels("recorded").inc()
-        lines, left = allocate(await repo.open_obligations(conn, c.employer_code), c.amount,
-                               self.law.allocation_order_on(c.value_date))
-        await repo.apply_allocation(conn, c.employer_code, c.payment_id, c.value_date, lines)
-        lots = await repo.credit_lots(conn, c.employer_code)
+        events, _, _ = await self._allocate_payment(conn, employer, c.payment_id, c.amount, c.value_date, c)
+        return events
+
+    async def _allocate_payment(self, conn: asyncpg.Connection, employer: str, payment_id: str, amount: int,
+                                value_date: date, command: RecordRemittance | None
+                                ) -> tuple[list[outbox.OutboxMessage], int, int]:
+        """Allocate a new payment of a locked employer: its credit first, then the payment, the rest to credit.
+        Returns the events, what the payment paid and the credit balance after it.
+
+        The one path for every payment: from a bank message and from an operator's assignment."""
+        events = await self._use_credit(conn, employer, command)
+        lines, left = allocate(await repo.open_obligations(conn, employer), amount,
+                               self.law.allocation_order_on(value_date))
+        await repo.apply_allocation(conn, employer, payment_id, value_date, lines)
+        lots = await repo.credit_lots(conn, employer)
         if left:
-            lots.append(CreditLot(c.payment_id, c.value_date, left))
-        balance = await repo.set_credit(conn, c.employer_code, lots)
-        return [self._allocated_event(c.employer_code, c.payment_id, c.value_date, lines, balance, c)]
+            lots = add_lot(lots, CreditLot(payment_id, value_date, left))
+        balance = await repo.set_credit(conn, employer, lots)
+        return events + [self._allocated_event(employer, payment_id, value_date, lines, balance, command)], \
+            sum(a for _, _, a in lines), balance
+
+    # ---- suspense --------------------------------------------------------------------------------
+    async def suspense_list(self, assigned: bool | None) -> list[asyncpg.Record]:
+        async with self.pool_of().acquire() as conn:
+            return await repo.suspense_receipts(conn, assigned)
+
+    async def assign_receipt(self, principal: auth.Principal, command: AssignReceipt) -> dict:
+        """An operator assigns an unidentified receipt to an employer: it is allocated as that employer's
+        payment with its original payment id and value date, and the decision is audited, in one transaction."""
+        async with self.pool_of().acquire() as conn, conn.transaction():
+            if not await repo.known_employers(conn, [command.employer_code]):
+                raise UnknownEmployer(f"employer {command.employer_code} is unknown to collection (no declaration "
+                                      "or payment yet): check the code, or assign after its first declaration")
+            await repo.lock_employers(conn, [command.employer_code])
+            receipt = await repo.lock_receipt(conn, command.receipt_id)
+            if receipt is None:
+                raise ReceiptNotFound(f"no unidentified receipt {command.receipt_id}")
+            if receipt["assigned_to"] is not None:
+                raise ReceiptAlreadyAssigned(f"receipt {command.receipt_id} is already assigned to "
+                                             f"{receipt['assigned_to']}")
+            payment_id, amount, value_date = receipt["payment_id"], receipt["amount"], receipt["value_date"]
+            await repo.assign_receipt(conn, command.receipt_id, payment_id, command.employer_code, principal.name)
+            events, allocated, balance = await self._allocate_payment(conn, command.employer_code, payment_id, amount,
+                                                                      value_date, None)
+            await outbox.append(conn, SCHEMA, events)
+            await auth.audit(conn, SCHEMA, principal, "suspense.assign", str(command.receipt_id), command.reason,
+                             {"employer_code": command.employer_code, "payment_id": payment_id, "amount": amount})
+            await self._refresh_gauges(conn)
+        metrics.REMITTANCES.labels("assigned").inc()
+        return {"id": command.receipt_id, "payment_id": payment_id, "employer_code": command.employer_code,
+                "amount": amount, "value_date": value_date.isoformat(), "assigned_by": principal.name,
+                "allocated": allocated, "credit_balance": balance}
+
+    @staticmethod
+    async def _refresh_gauges(conn: asyncpg.Connection) -> None:
+        await Collection._refresh_credit_gauges(conn)
+        count, held = await repo.suspense_totals(conn)
+        metrics.SUSPENSE_RECEIPTS.set(count)
+        metrics.SUSPENSE_VND.set(held)
 
     @staticmethod
     def _allocated_event(employer: str, payment_id: str, value_date: date, lines, balance: int,
@@ -276,3 +389,34 @@ class Collection:
         return outbox.event(ALLOCATIONS, employer, message, PRODUCER,
                             correlation_id=command.correlation_id if command else None,
                             causation_id=command.event_id if command else None)
+
+
+@dataclass
+class _Receipts:
+    """What one remittance message brings: payments to record, and problems to report (camt.054 entries)."""
+
+    commands: list[RecordRemittance]
+    problems: list[CollectionError]
+
+
+def check_same_payment(payment_id: str, recorded, employer: str | None, amount: int, value_date: date) -> None:
+    """A payment id seen again is the same payment if amount, value date and employer agree (an employer that
+    is not known on one side, a receipt in suspense, does not disagree); else ``PaymentIdConflict``."""
+    differ = [name for name, same in (
+        ("amount", recorded["amount"] == amount), ("value_date", recorded["value_date"] == value_date),
+        ("employer_code", recorded["employer_code"] is None or employer is None or recorded["employer_code"] == employer))
+        if not same]
+    if differ:
+        raise PaymentIdConflict(
+            f"payment id {payment_id} is already recorded with a different {', '.join(differ)}; the recorded payment "
+            "is unchanged. If this is another payment, it needs its own id; if the recorded one was wrong, an "
+            "operator must correct it")
+
+
+def _refusal(problems: list[CollectionError], credits: int) -> CollectionError:
+    """One DLQ reason for a message whose receipts were partly or not at all taken."""
+    if len(problems) == 1 and credits <= 1:
+        return problems[0]
+    taken = credits - sum(isinstance(p, PaymentIdConflict) for p in problems)
+    return CreditsRefused(f"camt.054: {len(problems)} problem(s); the document's other {taken} credit(s) were taken "
+                          "and a replay takes nothing twice: " + "; ".join(str(p) for p in problems))

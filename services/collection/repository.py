@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 import asyncpg
 import orjson
 
-from services.collection.domain.allocation import CreditLot, Obligation
+from services.collection.domain.allocation import CreditLot, Obligation, PaidBy
 from services.collection.domain.model import Assessment, Period
 
 S = "collection"
@@ -61,7 +61,9 @@ async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, d
     """Add assessed deltas; where a reduction leaves more paid than owed, release the excess (returned).
 
     Increases (nearly all of them: first declarations) take a plain upsert; only reductions need the
-    locking statement that compares with what was paid.
+    statement that compares with what was paid. The employers are locked (``lock_employers``), so ``old``
+    needs no row locks; it must not take any: a ``FOR UPDATE`` in one CTE skips the rows a sibling CTE of
+    the same statement updates, and those releases were silently lost.
     """
     ups = [(k, v) for k, v in deltas.items() if v[0] >= 0]
     downs = [(k, v) for k, v in deltas.items() if v[0] < 0]
@@ -79,7 +81,7 @@ async def add_to_obligations(conn: asyncpg.Connection, deltas: dict[tuple[str, d
         f"""WITH d AS (SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::date[])
                        AS t(employer_code, period, fund, delta, due_date)),
             old AS (SELECT o.employer_code, o.period, o.fund, o.paid FROM {S}.obligations o
-                    JOIN d USING (employer_code, period, fund) FOR UPDATE OF o),
+                    JOIN d USING (employer_code, period, fund)),
             up AS (UPDATE {S}.obligations o
                    SET assessed = o.assessed + d.delta,
                        paid = LEAST(o.paid, GREATEST(o.assessed + d.delta, 0)), due_date = d.due_date
@@ -103,16 +105,40 @@ async def save_flags(conn: asyncpg.Connection, flags: list[tuple]) -> None:
             "floor) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", flags)
 
 
+async def lock_employers(conn: asyncpg.Connection, employers: Iterable[str]) -> dict[str, int]:
+    """Serialize every money movement of these employers; returns their credit balances.
+
+    Every path that touches obligations, payments or credit calls this once, first, so that a declaration
+    and a payment for one employer never work from each other's half-done state (READ COMMITTED: whoever
+    comes second waits here and then reads what the first committed). Rows are created and locked in code
+    order on every path, so two transactions never wait for each other in a circle.
+    """
+    codes = sorted(set(employers))
+    if not codes:
+        return {}
+    await conn.execute(f"INSERT INTO {S}.employers (employer_code) SELECT c FROM unnest($1::text[]) AS t(c) "
+                       "ORDER BY c ON CONFLICT DO NOTHING", codes)
+    rows = await conn.fetch(f"SELECT employer_code, credit FROM {S}.employers WHERE employer_code = ANY($1::text[]) "
+                            "ORDER BY employer_code FOR UPDATE", codes)  # ORDER BY first, then the locks
+    return {r["employer_code"]: r["credit"] for r in rows}
+
+
+async def known_employers(conn: asyncpg.Connection, employers: Iterable[str]) -> set[str]:
+    """The employers collection has seen: a declaration or a payment (older data: obligations only)."""
+    codes = list(set(employers))
+    if not codes:
+        return set()
+    rows = await conn.fetch(
+        f"""SELECT employer_code FROM {S}.employers WHERE employer_code = ANY($1::text[])
+            UNION SELECT DISTINCT employer_code FROM {S}.obligations WHERE employer_code = ANY($1::text[])""", codes)
+    return {r["employer_code"] for r in rows}
+
+
 async def employers_with_credit(conn: asyncpg.Connection, employers: Sequence[str]) -> list[str]:
+    """Of ``employers`` (already locked), those holding credit."""
     rows = await conn.fetch(f"SELECT employer_code FROM {S}.employers WHERE employer_code = ANY($1::text[]) "
-                            "AND credit > 0 ORDER BY employer_code FOR UPDATE", list(employers))
+                            "AND credit > 0 ORDER BY employer_code", list(employers))
     return [r["employer_code"] for r in rows]
-
-
-async def lock_employer(conn: asyncpg.Connection, employer: str) -> int:
-    """Serialize all money movements of one employer; returns its credit balance."""
-    await conn.execute(f"INSERT INTO {S}.employers (employer_code) VALUES ($1) ON CONFLICT DO NOTHING", employer)
-    return await conn.fetchval(f"SELECT credit FROM {S}.employers WHERE employer_code = $1 FOR UPDATE", employer)
 
 
 async def open_obligations(conn: asyncpg.Connection, employer: str) -> list[Obligation]:
@@ -127,14 +153,74 @@ async def credit_lots(conn: asyncpg.Connection, employer: str) -> list[CreditLot
     return [CreditLot(r["payment_id"], r["value_date"], r["remaining"]) for r in rows]
 
 
-async def record_payment(conn: asyncpg.Connection, payment_id: str, employer: str, amount: int, value_date: date,
-                         bank_reference: str) -> bool:
-    """True if this payment id is new (a repeated payment id is the same payment)."""
+async def record_receipt(conn: asyncpg.Connection, payment_id: str, employer: str | None, amount: int,
+                         value_date: date, bank_reference: str, bank_bin: str | None) -> asyncpg.Record | None:
+    """Record money received once. None if the payment id is new; else what is already recorded under it
+    (employer_code, amount, value_date), for the caller to compare."""
     inserted = await conn.fetchval(
-        f"INSERT INTO {S}.remittances (payment_id, employer_code, amount, value_date, bank_reference) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO NOTHING RETURNING true",
-        payment_id, employer, amount, value_date, bank_reference)
-    return bool(inserted)
+        f"INSERT INTO {S}.remittances (payment_id, employer_code, amount, value_date, bank_reference, bank_bin) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO NOTHING RETURNING true",
+        payment_id, employer, amount, value_date, bank_reference, bank_bin)
+    if inserted:
+        return None
+    return await conn.fetchrow(f"SELECT employer_code, amount, value_date FROM {S}.remittances WHERE payment_id = $1",
+                               payment_id)
+
+
+async def hold_in_suspense(conn: asyncpg.Connection, payment_id: str, reason: str, detail: str | None) -> int:
+    """Put a recorded receipt (no employer) on the suspense list; returns its id."""
+    return await conn.fetchval(f"INSERT INTO {S}.suspense (payment_id, reason, detail) VALUES ($1, $2, $3) "
+                               "RETURNING id", payment_id, reason, detail)
+
+
+async def suspense_receipts(conn: asyncpg.Connection, assigned: bool | None) -> list[asyncpg.Record]:
+    """Receipts on the suspense list: open (assigned False), assigned (True) or all (None)."""
+    where = "" if assigned is None else f"WHERE s.assigned_to IS {'NOT ' if assigned else ''}NULL"
+    return await conn.fetch(
+        f"""SELECT s.id, r.payment_id, r.bank_bin, r.bank_reference, r.amount, r.value_date, s.reason, s.held_at,
+                   s.assigned_to, s.assigned_at
+            FROM {S}.suspense s JOIN {S}.remittances r USING (payment_id) {where} ORDER BY s.id""")
+
+
+async def lock_receipt(conn: asyncpg.Connection, receipt_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT s.id, s.assigned_to, r.payment_id, r.amount, r.value_date
+            FROM {S}.suspense s JOIN {S}.remittances r USING (payment_id) WHERE s.id = $1 FOR UPDATE OF s""",
+        receipt_id)
+
+
+async def assign_receipt(conn: asyncpg.Connection, receipt_id: int, payment_id: str, employer: str,
+                         principal: str) -> None:
+    """The receipt becomes the employer's payment (same payment id, amount and value date)."""
+    await conn.execute(f"UPDATE {S}.remittances SET employer_code = $2 WHERE payment_id = $1 AND employer_code IS NULL",
+                       payment_id, employer)
+    await conn.execute(f"UPDATE {S}.suspense SET assigned_to = $2, assigned_by = $3, assigned_at = now() WHERE id = $1",
+                       receipt_id, employer, principal)
+
+
+async def suspense_totals(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Open receipts on the suspense list: how many, and how many VND they hold."""
+    row = await conn.fetchrow(f"SELECT count(*) AS n, coalesce(sum(r.amount), 0) AS total FROM {S}.suspense s "
+                              f"JOIN {S}.remittances r USING (payment_id) WHERE s.assigned_to IS NULL")
+    return row["n"], row["total"]
+
+
+async def paid_by(conn: asyncpg.Connection, employer: str, period: Period, fund: str) -> list[PaidBy]:
+    """The payments that paid one obligation, net of what was released from them before."""
+    rows = await conn.fetch(
+        f"""SELECT payment_id, value_date, sum(amount) AS amount, max(id) AS latest FROM {S}.allocations
+            WHERE employer_code = $1 AND period = $2 AND fund = $3
+            GROUP BY payment_id, value_date HAVING sum(amount) > 0""", employer, period.first_day, fund)
+    return [PaidBy(r["payment_id"], r["value_date"], r["amount"], r["latest"]) for r in rows]
+
+
+async def record_release(conn: asyncpg.Connection, employer: str, period: Period, fund: str,
+                         lots: list[CreditLot]) -> None:
+    """Negative allocation rows: this much of each payment no longer pays the obligation."""
+    await conn.executemany(
+        f"INSERT INTO {S}.allocations (payment_id, employer_code, period, fund, amount, value_date, kind) "
+        "VALUES ($1, $2, $3, $4, $5, $6, 'released')",
+        [(l.payment_id, employer, period.first_day, fund, -l.remaining, l.value_date) for l in lots])
 
 
 async def apply_allocation(conn: asyncpg.Connection, employer: str, payment_id: str, value_date: date,
@@ -183,3 +269,9 @@ async def worker_history(conn: asyncpg.Connection, worker: str) -> list[asyncpg.
             FROM {S}.assessments a
             LEFT JOIN {S}.obligations o ON o.employer_code = a.employer_code AND o.period = a.period
             WHERE a.worker_code = $1 GROUP BY a.employer_code, a.worker_code, a.period ORDER BY a.period""", worker)
+
+
+async def unclaim(conn: asyncpg.Connection, schema: str, consumer: str, event_id) -> None:
+    """Withdraw an inbox claim made in this transaction: a message dead-lettered after part of it was taken
+    must be re-checked in full when replayed (its parts are idempotent by payment id)."""
+    await conn.execute(f"DELETE FROM {schema}.inbox WHERE consumer = $1 AND event_id = $2", consumer, event_id)
