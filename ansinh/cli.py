@@ -10,6 +10,7 @@ live in ``ansinh.ops``, the local platform and the demo in ``ansinh.devplatform`
     ansinh outbox flush SERVICE        publish a service's pending outbox events
     ansinh outbox relay SERVICE        run a service's outbox relay as its own process
     ansinh dlq show|replay TOPIC       a topic's dead letters, with reasons; replay after a fix
+    ansinh suspense list|assign        unidentified receipts; assign one to an employer (audited)
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
 """
@@ -173,6 +174,35 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return generate.main(["--check"] if args.action == "check" else [])
 
 
+def cmd_suspense(args: argparse.Namespace) -> int:
+    from ansinh.ops.suspense import Client, SuspenseError
+
+    try:
+        client = Client.from_environment()
+        if args.action == "list":
+            answer = client.receipts(args.status)
+        else:
+            if args.receipt_id is None or args.employer_code is None or not (args.reason or "").strip():
+                console.print("[red]✗ usage: ansinh suspense assign ID EMPLOYER --reason \"why\"[/]")
+                return 2
+            answer = client.assign(args.receipt_id, args.employer_code, args.reason)
+    except SuspenseError as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        return 1
+    if args.action == "assign":
+        console.print(f"receipt {answer['id']} ({answer['payment_id']}, {answer['amount']:,} VND, value date "
+                      f"{answer['value_date']}) assigned to {answer['employer_code']}: {answer['allocated']:,} VND "
+                      f"allocated, credit balance {answer['credit_balance']:,} VND")
+        return 0
+    table = Table("id", "bank", "reference", "amount (VND)", "value date", "reason",
+                  title=f"suspense ({answer['status']}): {answer['count']} receipts, {answer['total_vnd']:,} VND")
+    for r in answer["receipts"]:
+        table.add_row(str(r["id"]), r["bank_bin"] or "", r["bank_reference"], f"{r['amount']:,}", r["value_date"],
+                      r["reason"] + (f" -> {r['assigned_to']}" if r.get("assigned_to") else ""))
+    console.print(table)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ansinh.devplatform.demo import run_demo
 
@@ -210,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-offset", type=int, default=0, help="start at this DLQ offset")
     p.add_argument("--limit", type=int, default=1000)
     p.set_defaults(func=cmd_dlq)
+    p = sub.add_parser("suspense", help="unidentified receipts: list, or assign one to an employer (token: "
+                       "ANSINH_OPERATOR_TOKEN)")
+    p.add_argument("action", choices=["list", "assign"])
+    p.add_argument("receipt_id", nargs="?", type=int, metavar="ID")
+    p.add_argument("employer_code", nargs="?", metavar="EMPLOYER")
+    p.add_argument("--reason", help="why the receipt belongs to the employer (required to assign; audited)")
+    p.add_argument("--status", choices=["open", "assigned", "all"], default="open", help="which receipts to list")
+    p.set_defaults(func=cmd_suspense)
     p = sub.add_parser("schemas", help="generate or check contract files")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=cmd_schemas)

@@ -33,22 +33,39 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
             prepare=handlers.prepare_declarations,
             on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(_reason_code(e)).inc())
     consume(app, runtime, "collection.remittances", handlers.handle_remittances)
-    _routes(app, runtime)
+    _routes(app, runtime, handlers)
     return app, runtime
 
 
-def _routes(app: faust.App, runtime: ServiceRuntime) -> None:
+def _routes(app: faust.App, runtime: ServiceRuntime, handlers: Collection) -> None:
     @app.page("/workers/{worker_code}/history")
     async def worker_history(web, request, worker_code):
         # Personal data: only for callers holding a token with the role (401 without one, 403 without the role).
-        return await _answer(web, runtime, lambda pool: http.worker_history(pool, worker_code),
+        return await _answer(web, runtime, lambda pool, _: http.worker_history(pool, worker_code),
                              request=request, role=auth.PERSONAL_DATA_READ)
 
     @app.page("/employers/{employer_code}/statement")
     async def employer_statement(web, request, employer_code):
         q = request.query
-        return await _answer(web, runtime, lambda pool: http.employer_statement(pool, employer_code, q.get("from"),
-                                                                                q.get("to")))
+        return await _answer(web, runtime, lambda pool, _: http.employer_statement(pool, employer_code, q.get("from"),
+                                                                                   q.get("to")))
+
+    @app.page("/suspense")
+    async def suspense(web, request):
+        async def view(pool, principal):
+            status = http.suspense_status(request.query.get("status"))
+            return http.suspense_list(await handlers.suspense_list(http.SUSPENSE_STATUS[status]), status)
+        return await _answer(web, runtime, view, request=request, role=auth.SUSPENSE_READ)
+
+    @app.page("/suspense/{receipt_id}/assign")
+    class AssignReceipt(faust.web.View):
+        """POST only: an audited operator action."""
+
+        async def post(self, request, receipt_id):
+            async def view(pool, principal):
+                command = http.assignment(receipt_id, await request.read())  # read only once authorised
+                return await handlers.assign_receipt(principal, command)
+            return await _answer(self, runtime, view, request=request, role=auth.SUSPENSE_ASSIGN)
 
     @app.page("/openapi.json")
     async def openapi(web, request):
@@ -56,17 +73,20 @@ def _routes(app: faust.App, runtime: ServiceRuntime) -> None:
 
 
 async def _answer(web, runtime: ServiceRuntime, view, request=None, role: str | None = None):
+    """Authorise (when ``role``), wait for start-up, run ``view(pool, principal)`` and map refusals to statuses."""
+    principal = None
     if role is not None:
         try:
-            auth.require(runtime.settings.api_tokens, request.headers, role)
+            principal = auth.require(runtime.settings.api_tokens, request.headers, role)
         except auth.AccessDenied as exc:
             return web.json({"error": str(exc)}, status=exc.status)
     if not runtime.ready.is_set():
         return web.json({"error": "starting up; retry in a few seconds"}, status=503)
     try:
-        return web.json(await view(runtime.pool))
-    except http.BadRequest as exc:
-        return web.json({"error": str(exc)}, status=400)
+        return web.json(await view(runtime.pool, principal))
+    except tuple(http.STATUS) as exc:
+        status = next(code for kind, code in http.STATUS.items() if isinstance(exc, kind))
+        return web.json({"error": str(exc)}, status=status)
 
 
 def main() -> None:

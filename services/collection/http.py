@@ -1,4 +1,5 @@
-"""Read-only HTTP (JSON) views: a worker's contribution history and an employer's statement.
+"""HTTP (JSON) views: a worker's contribution history, an employer's statement, and the suspense list of
+unidentified receipts with the operator's assignment.
 
 Described in ``services/collection/openapi.json`` (served at ``/openapi.json``).
 """
@@ -11,14 +12,24 @@ from pathlib import Path
 import asyncpg
 
 from services.collection import repository as repo
+from services.collection.commands import AssignReceipt
+from services.collection.domain.errors import ReceiptAlreadyAssigned, ReceiptNotFound, UnknownEmployer
 from services.collection.domain.model import Period
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+EMPLOYER_CODE = re.compile(r"[A-Z0-9]{2,15}")
+RECEIPT_ID = re.compile(r"[0-9]{1,18}")  # bigserial; ASCII digits only
+REASON_MAX = 500
+SUSPENSE_STATUS = {"open": False, "assigned": True, "all": None}
 
 
 class BadRequest(ValueError):
     """A request the caller must correct; the text is returned as the error."""
+
+
+# The HTTP status of each refusal of an operator's request (anything else is a 500).
+STATUS = {BadRequest: 400, ReceiptNotFound: 404, ReceiptAlreadyAssigned: 409, UnknownEmployer: 422}
 
 
 def payment_status(assessed: int, paid: int) -> str:
@@ -74,3 +85,40 @@ async def employer_statement(pool: asyncpg.Pool, employer_code: str, first: str 
     return {"employer_code": employer_code, "from": first, "to": last, "periods": rows,
             "totals": {k: sum(p[k] for p in rows) for k in ("assessed", "paid", "outstanding")},
             "credit_balance": data["credit"]}
+
+
+def suspense_list(receipts, status: str) -> dict:
+    """What an operator needs to identify a payer, nothing more: no remittance text, names or accounts."""
+    items = [{"id": r["id"], "payment_id": r["payment_id"], "bank_bin": r["bank_bin"],
+              "bank_reference": r["bank_reference"], "amount": r["amount"], "value_date": r["value_date"].isoformat(),
+              "reason": r["reason"], "held_at": r["held_at"].isoformat(),
+              **({"assigned_to": r["assigned_to"], "assigned_at": r["assigned_at"].isoformat()}
+                 if r["assigned_to"] else {})} for r in receipts]
+    return {"status": status, "count": len(items), "total_vnd": sum(i["amount"] for i in items), "receipts": items}
+
+
+def suspense_status(value: str | None) -> str:
+    status = value or "open"
+    if status not in SUSPENSE_STATUS:
+        raise BadRequest("'status' must be one of open, assigned, all")
+    return status
+
+
+def assignment(receipt_id: str, body: bytes) -> AssignReceipt:
+    """Read ``{"employer_code": ..., "reason": ...}``; an assignment without a reason is refused."""
+    if not RECEIPT_ID.fullmatch(receipt_id):
+        raise ReceiptNotFound(f"no unidentified receipt {receipt_id[:20]!r}")
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        raise BadRequest("the body must be JSON: {\"employer_code\": \"...\", \"reason\": \"...\"}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object with employer_code and reason")
+    employer, reason = data.get("employer_code"), data.get("reason")
+    if not isinstance(employer, str) or not EMPLOYER_CODE.fullmatch(employer):
+        raise BadRequest("'employer_code' is required: 2-15 capital letters or digits")
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadRequest("'reason' is required: say why this receipt belongs to this employer (it is audited)")
+    if len(reason) > REASON_MAX or "\x00" in reason:
+        raise BadRequest(f"'reason' must be at most {REASON_MAX} characters of text")
+    return AssignReceipt(int(receipt_id), employer, reason.strip())
