@@ -35,7 +35,7 @@ async def main(argv: list[str]) -> int:
     args = parse_args(argv)
     topics = args.topic or INPUT_TOPICS
     seed = args.seed if args.seed is not None else secrets.randbelow(10**9)
-    console = Console()
+    console = Console(width=max(160, Console().width))
     console.print(f"seed {seed}: repeat with --seed {seed} --count {args.count} "
                   + " ".join(f"--topic {t}" for t in topics))
     names = sorted({c for t in topics for c in spec(t).consumers} & set(SERVICES))

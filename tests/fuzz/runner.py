@@ -43,6 +43,10 @@ class ReadinessWatch:
         self._started = time.monotonic()
         self._last: dict[str, bool] = {}
 
+    def elapsed(self) -> float:
+        """Seconds since the watch started (the time base of ``failures`` and ``transitions``)."""
+        return time.monotonic() - self._started
+
     def __enter__(self) -> "ReadinessWatch":
         self._thread.start()
         return self

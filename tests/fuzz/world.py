@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from ansinh.ops.credentials import LocalSecrets
+from ansinh.ops.provision import provision_all
 from ansinh.ops.topics import ensure_topics
-from ansinh.runtime.settings import PlatformSettings
+from ansinh.runtime.settings import SERVICES, PlatformSettings
 from schemas.topics import spec
 from tests.fuzz import messages, runner
 from tests.fuzz.runner import Consumer, Outcome
@@ -37,8 +39,10 @@ async def fuzz_topic(world, topic: str, services: dict, count: int, seed: int, t
     cases = messages.build(topic, count, seed)
     sentinel = messages.Corpus(topic, seed).valid(len(cases))
     assert sentinel.expect == "good", sentinel
-    return await runner.run(world.bootstrap, world.topic(topic), world.database_url, consumers, cases, sentinel,
-                            seed, timeout or 60 + count / 20, progress)
+    outcome = await runner.run(world.bootstrap, world.topic(topic), world.database_url, consumers, cases, sentinel,
+                               seed, timeout or 60 + count / 20, progress)
+    outcome.topic = topic  # tables show the catalogue name, not the run's prefix
+    return outcome
 
 
 @asynccontextmanager
@@ -48,11 +52,13 @@ async def private_world():
     from tests.conftest import Isolated
 
     platform = PlatformSettings()
+    local = LocalSecrets(platform.state_dir)
     tag = uuid.uuid4().hex[:10]
     prefix, dbname = f"fuzz{tag}.", f"fuzz_{tag}"
     admin = await asyncpg.connect(platform.database_url)
     await admin.execute(f'CREATE DATABASE "{dbname}"')
     await admin.close()
+    await provision_all(platform.with_database(dbname), {s: local.db_password(s) for s in SERVICES})
     await ensure_topics(platform.kafka_bootstrap, prefix)
     world = Isolated(platform, prefix, platform.with_database(dbname))
     try:
