@@ -50,6 +50,9 @@ def down(console: Console) -> int:
     prometheus.stop_prometheus(settings)
     console.print("Kafka stopped" if kafka.stop_kafka(settings) else "Kafka was not running (here)")
     console.print("PostgreSQL stopped" if postgres.stop_postgres(settings) else "local PostgreSQL was not running")
+    if (outside := postgres.cluster_outside_checkout(settings)) is not None:
+        console.print(f"this checkout's PostgreSQL data is in {outside} (the postgres user cannot enter the "
+                      "checkout): delete that directory too when you delete the checkout")
     return 0
 
 

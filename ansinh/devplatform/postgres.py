@@ -95,6 +95,12 @@ def cluster_root(settings: PlatformSettings) -> Path:
     return root
 
 
+def cluster_outside_checkout(settings: PlatformSettings) -> Path | None:
+    """Where this checkout's cluster lives when it is not inside the checkout (None when it is)."""
+    pointer = settings.state_dir / "postgres.location"
+    return Path(pointer.read_text().strip()) if pointer.exists() else None
+
+
 def _local_paths(settings: PlatformSettings) -> tuple[Path, Path, Path]:
     root = cluster_root(settings)
     return root / "data", root / "run", root / "postgres.log"
