@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from ansinh.runtime.retry import retry_transient
 from schemas.topics import CATALOGUE, DLQ_RETENTION_MS
 
 TOPIC_ALREADY_EXISTS = 36
@@ -29,18 +30,21 @@ def planned(prefix: str = "") -> list[PhysicalTopic]:
     return topics
 
 
-async def admin_client(bootstrap: str, attempts: int = 60) -> AIOKafkaAdminClient:
-    """An admin client, retrying while the broker finishes starting."""
-    for _ in range(attempts):
+async def admin_client(bootstrap: str, give_up_after_s: float = 30.0) -> AIOKafkaAdminClient:
+    """An admin client, retrying (the runtime's one policy) while the broker finishes starting."""
+    async def connect() -> AIOKafkaAdminClient:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
         try:
             await admin.start()
             await admin.list_topics()
             return admin
-        except (KafkaConnectionError, OSError):
+        except BaseException:
             await admin.close()
-            await asyncio.sleep(0.5)
-    raise KafkaConnectionError(f"Kafka at {bootstrap} does not answer")
+            raise
+    try:
+        return await retry_transient("topics admin", "ops", bootstrap, connect, give_up_after_s=give_up_after_s)
+    except (KafkaConnectionError, OSError) as exc:
+        raise KafkaConnectionError(f"Kafka at {bootstrap} does not answer") from exc
 
 
 async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:

@@ -86,9 +86,11 @@ _QUERY_ARGUMENT = re.compile(r"query argument (\$\d+(?: in element #\d+ of execu
 
 
 def error_name(exc: BaseException) -> str:
-    """Class name plus SQLSTATE when there is one: safe for logs and metric labels."""
-    state = sqlstate_of(exc)
-    return f"{type(exc).__name__} (SQLSTATE {state})" if state else type(exc).__name__
+    """Class name, plus SQLSTATE and constraint when there are: safe for logs (no values)."""
+    state, constraint = sqlstate_of(exc), getattr(exc, "constraint_name", None)
+    if not state:
+        return type(exc).__name__
+    return f"{type(exc).__name__} (SQLSTATE {state}{f', constraint {constraint}' if constraint else ''})"
 
 
 def failure_reason(exc: BaseException, stage: str) -> str:
@@ -105,7 +107,7 @@ def failure_reason(exc: BaseException, stage: str) -> str:
             ("column", getattr(exc, "column_name", None)), ("type", getattr(exc, "data_type_name", None)))
             if value]
         where = f" on {', '.join(names)}" if names else ""
-        return f"{stage} failed: the database refused it: {error_name(exc)}{where}"
+        return f"{stage} failed: the database refused it: {type(exc).__name__} (SQLSTATE {sqlstate_of(exc)}){where}"
     if isinstance(exc, pg_base.DataError):
         argument = _QUERY_ARGUMENT.search(str(exc))
         cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "invalid"

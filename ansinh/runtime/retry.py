@@ -31,7 +31,8 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Literal, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never, wait_exponential_jitter
+from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception, stop_after_delay, stop_never,
+                      wait_exponential_jitter)
 from tenacity.stop import stop_base
 
 from ansinh.runtime import health
@@ -56,15 +57,18 @@ class _StopWhen(stop_base):
 
 def transient_retry(operation: str, service: str, topic: str = "", *, retry_on: RetryOn = "transient",
                     stop_when: asyncio.Event | None = None, initial_s: float = INITIAL_S,
-                    max_s: float = MAX_S, hold_on_our_fault: bool = False) -> AsyncRetrying:
+                    max_s: float = MAX_S, hold_on_our_fault: bool = False,
+                    give_up_after_s: float | None = None) -> AsyncRetrying:
     """Retry while the error is of a kind in ``retry_on``; any other is raised at once. Never gives up by
-    itself; once ``stop_when`` is set the last error is raised instead of retried.
+    itself (services wait out any outage); once ``stop_when`` is set, or after ``give_up_after_s`` (for
+    command-line tools), the last error is raised instead of retried.
     ``hold_on_our_fault=True`` is ``retry_on="not-the-message"``."""
     kinds = _KINDS["not-the-message" if hold_on_our_fault and retry_on == "transient" else retry_on]
     return AsyncRetrying(
         retry=retry_if_exception(lambda exc: classify(exc) in kinds),
         wait=wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s),
-        stop=_StopWhen(stop_when) if stop_when is not None else stop_never,
+        stop=(_StopWhen(stop_when) if stop_when is not None else stop_never)
+        | (stop_after_delay(give_up_after_s) if give_up_after_s is not None else stop_never),
         before_sleep=lambda state: _report(operation, service, topic, state),
         reraise=True)
 

@@ -74,7 +74,8 @@ async def test_invalid_declarations_go_to_the_dlq_with_an_actionable_reason_and_
     reasons = sorted(header(r, "dlq.reason") for r in dead)
     assert len(dead) == 8
     assert any("payload.contribution_salary: Input should be greater than or equal to 0" in r for r in reasons)
-    assert any("payload.region: Input should be less than or equal to 4 (got 5)" in r for r in reasons)
+    assert any("payload.region: Input should be less than or equal to 4" in r for r in reasons)
+    assert not any("(got " in r for r in reasons)  # which field and why, never the value sent
     assert any("payload.citizen_id: Field required" in r for r in reasons)
     assert any("2025-11 is more than 1 month(s) ahead" in r for r in reasons)
     assert any("exceeds the plausibility limit" in r for r in reasons)
