@@ -94,3 +94,19 @@ def test_a_checkout_the_postgres_user_cannot_enter_gets_its_cluster_in_the_postg
 
 def _cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
+
+def listen_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp writes them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                found.add(local.rsplit(":", 1)[0])
+    return found
+
+
+async def test_a_service_listens_on_loopback_only_unless_told_otherwise(isolated):
+    service = isolated.start_service("payments")
+    assert listen_addresses(service.port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0 or ::

@@ -112,3 +112,19 @@ def test_a_service_given_only_the_admin_url_still_refuses(isolated):
     result = subprocess.run([sys.executable, "-m", "services.notifications"], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "ANSINH_DB_PASSWORD" in result.stderr, result.stderr[-2000:]
+
+
+async def test_provisioning_again_with_the_same_password_leaves_the_role_as_it_was(isolated):
+    from ansinh.ops.credentials import LocalSecrets
+    from ansinh.ops.provision import provision_all, scram_matches
+
+    password = LocalSecrets(isolated.platform.state_dir).db_password("payments")
+    admin = await asyncpg.connect(isolated.database_url)
+    try:
+        stored = await admin.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = 'ansinh_payments'")
+        await provision_all(isolated.database_url, {"payments": password})
+        again = await admin.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = 'ansinh_payments'")
+    finally:
+        await admin.close()
+    assert again == stored  # the SCRAM verifier was checked, not rewritten (no catalogue churn, no races)
+    assert scram_matches(stored, password) and not scram_matches(stored, password + "x")
