@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -12,8 +15,10 @@ import pytest
 from ansinh.runtime import failpoints, outbox
 from ansinh.runtime.database import prepare_schema
 from ansinh.devplatform import kafka
-from ansinh.runtime.settings import REPO_ROOT
+from ansinh.ops.topics import ensure_topics
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
 from schemas.benefits import ContactDetailsChanged
+from tests.conftest import free_port
 from tests.kafka_helpers import publish, read_topic
 
 pytestmark = pytest.mark.integration
@@ -79,12 +84,32 @@ async def test_events_with_the_same_key_are_published_in_commit_order(isolated):
     assert {r.headers[0] for r in records} == {("type", b"ContactDetailsChanged")}
 
 
-async def test_a_broker_restart_loses_no_acknowledged_message(isolated):
-    topic = isolated.topic("payments.bank-status")
+@pytest.fixture
+def private_kafka():
+    """A broker of our own on free ports: the test stops it, while the shared one keeps serving the rest."""
+    state = Path(tempfile.mkdtemp(prefix="ansinh-broker-"))
+    settings = PlatformSettings(kafka_port=free_port(), kafka_controller_port=free_port(), state_dir=state,
+                                kafka_bootstrap="")
+    shared_libs = PlatformSettings().state_dir / "kafka" / settings.kafka_version / "libs"
+    if (shared_libs / ".complete").exists():  # reuse the jars instead of resolving them again
+        private_libs = kafka.KafkaPaths.of(settings).libs
+        private_libs.parent.mkdir(parents=True)
+        private_libs.symlink_to(shared_libs.resolve(), target_is_directory=True)
+    try:
+        kafka.start_kafka(settings)
+        yield settings
+    finally:
+        kafka.stop_kafka(settings)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+async def test_a_broker_restart_loses_no_acknowledged_message(private_kafka):
+    await ensure_topics(private_kafka.kafka_bootstrap, "r.")
+    topic = "r.payments.bank-status"
     items = [(f"k{i % 7}".encode(), f"message {i}".encode()) for i in range(500)]
-    await publish(isolated.bootstrap, topic, items)  # acks=all: each of these was acknowledged
-    assert kafka.stop_kafka(isolated.platform)
-    assert not kafka.kafka_running(isolated.platform)
-    kafka.start_kafka(isolated.platform)
-    records = await read_topic(isolated.bootstrap, topic, expect=500, timeout=60)
+    await publish(private_kafka.kafka_bootstrap, topic, items)  # acks=all: each of these was acknowledged
+    assert kafka.stop_kafka(private_kafka)
+    assert not kafka.kafka_running(private_kafka)
+    kafka.start_kafka(private_kafka)
+    records = await read_topic(private_kafka.kafka_bootstrap, topic, expect=500, timeout=60)
     assert sorted(r.value for r in records) == sorted(v for _, v in items)
