@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 
+import jsonschema
 import pytest
 
 from schemas.collection import CreditNotificationReceived
 from schemas.envelope import new_envelope
+from services.collection.http import OPENAPI
 from tests.conftest import OPERATOR_TOKEN
 from tests.integration.collection.conftest import BUSINESS_DATE, CollectionUnderTest, declaration
 from tests.integration.collection.test_remittances import CAMT054, declare_june_and_july, lines
@@ -24,6 +26,13 @@ TOKENS = json.dumps([
     {"principal": "test-operator", "token": OPERATOR_TOKEN,
      "roles": ["personal_data:read", "suspense:read", "suspense:assign"]},
     {"principal": "auditor", "token": READER_TOKEN, "roles": ["suspense:read"]}])
+
+
+def conforms(answer: dict, schema: str) -> bool:
+    """The answer is what services/collection/openapi.json promises."""
+    document = json.loads(OPENAPI.read_text())
+    jsonschema.validate(answer, {"$ref": f"#/components/schemas/{schema}", "components": document["components"]})
+    return True
 
 
 def notification(amount: int, ref: str, remittance_text: str) -> dict:
@@ -80,6 +89,7 @@ async def test_credits_without_a_known_employer_wait_on_the_suspense_list_with_o
                                     "no_reference"),
                                    ("970436-FT25232UNK", "970436", "FT25232UNK", 700_000, "2025-08-19",
                                     "unknown_employer")]
+    assert conforms(collection.get("/suspense")[1], "SuspenseList")
     assert set(receipts[0]) == {"id", "payment_id", "bank_bin", "bank_reference", "amount", "value_date", "reason",
                                 "held_at"}
     assert await collection.dead("collection.remittances", expect=0) == []
@@ -107,6 +117,7 @@ async def test_an_operator_assigns_a_receipt_and_it_is_allocated_with_its_origin
     status, answer = assign(collection, receipt, {"employer_code": "DN0001",
                                                    "reason": "employer phoned: ZZ9999 was a typo for DN0001"})
     assert status == 200, answer
+    assert conforms(answer, "Assigned")
     assert (answer["payment_id"], answer["amount"], answer["value_date"], answer["allocated"],
             answer["credit_balance"]) == ("970436-FT25232UNK", 700_000, "2025-08-19", 700_000, 0)
     [event] = await collection.events("collection.allocations", expect=1)
@@ -123,6 +134,7 @@ async def test_an_operator_assigns_a_receipt_and_it_is_allocated_with_its_origin
     status, still_open = collection.get("/suspense")
     assert [r["payment_id"] for r in still_open["receipts"]] == ["970436-FT25232NOREF"]
     status, assigned = collection.get("/suspense?status=assigned")
+    assert conforms(assigned, "SuspenseList")
     assert [(r["payment_id"], r["assigned_to"]) for r in assigned["receipts"]] == [("970436-FT25232UNK", "DN0001")]
     assert b"collection_suspense_receipts 1.0" in collection.service.get("/metrics")[1]
 
