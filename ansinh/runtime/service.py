@@ -129,6 +129,7 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # faust binds to web_bind (default 0.0.0.0); web_host only names the URL
         web_port=settings.effective_web_port,
         web_in_thread=False,
         topic_replication_factor=1,
@@ -197,8 +198,16 @@ def _raw(event) -> RawMessage:
 
 
 def run_worker(app: faust.App, settings: ServiceSettings) -> None:
-    """Run the faust worker in the foreground until SIGTERM/SIGINT."""
+    """Run the faust worker in the foreground until SIGTERM/SIGINT; refuse to start without credentials."""
+    import sys
+
     from ansinh.runtime.logs import logging_config
+    from ansinh.runtime.settings import MissingCredentials
+
+    try:
+        settings.service_database_url
+    except MissingCredentials as exc:
+        sys.exit(f"refusing to start: {exc}")
 
     # Batches allocate hundreds of thousands of short-lived objects: collect the young generation less
     # often (the default, 700 allocations, runs the collector thousands of times per batch).
