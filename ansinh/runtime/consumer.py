@@ -16,6 +16,12 @@ Transient faults (database or broker unreachable, deadlock...) and bugs of ours 
 retried in place with the runtime's one policy (``ansinh.runtime.retry``): nothing is dead-lettered
 for them and the offset does not move meanwhile; readiness is red until they pass. Faust acks a batch
 only after ``process`` returns.
+
+A consumer that dead-letters ``dead_letter_limit`` messages in a row at the prepare or transaction stage,
+with nothing committed in between, points to a broken deploy rather than broken data (like arroyo's
+``DlqLimit``): it then holds on the next such message (retried in place, ``ansinh_consumer_held`` 1,
+readiness red) instead of emptying the topic into its DLQ. An operator decides: fix and redeploy, or
+raise ``ANSINH_DEAD_LETTER_LIMIT`` and restart.
 """
 from __future__ import annotations
 
@@ -65,11 +71,13 @@ class BatchConsumer:
     def __init__(self, service: str, logical_topic: str, decoder: Decoder, handler: Handler | Apply,
                  dead_letters: DeadLetters, max_backoff_s: float = 10.0,
                  on_undecodable: Callable[[DecodeError], None] | None = None, prepare: Prepare | None = None,
-                 initial_backoff_s: float = 0.1):
+                 initial_backoff_s: float = 0.1, dead_letter_limit: int = 0):
         self.service, self.topic, self.decoder = service, logical_topic, decoder
         self.on_undecodable, self.prepare = on_undecodable, prepare
         self.handler, self.dead_letters = handler, dead_letters
         self.backoff = {"initial_s": initial_backoff_s, "max_s": max_backoff_s}
+        self.dead_letter_limit = dead_letter_limit  # 0: no limit
+        self.in_a_row = 0  # prepare/transaction dead letters since the last commit
 
     async def process(self, batch: Sequence[RawMessage]) -> None:
         await self.apply(await self.accept(batch))
@@ -117,9 +125,11 @@ class BatchConsumer:
                 part = self.prepare([item])
             except Exception as exc:  # noqa: BLE001
                 with _correlated(item):
-                    await self.dead_letters.route(item.raw, failure_reason(exc, "prepare"), type(exc).__name__,
-                                                  "prepare")
-                continue
+                    if not self._over_limit(exc, "prepare"):
+                        await self.dead_letters.route(item.raw, failure_reason(exc, "prepare"), type(exc).__name__,
+                                                      "prepare")
+                        continue
+                    part = await self._hold("prepare", lambda i=item: _call_sync(self.prepare, [i]))
             prepared = part if prepared is None else prepared + part
             kept.append(item)
         return prepared, kept
@@ -169,10 +179,28 @@ class BatchConsumer:
                 else:
                     await self._committed(items, refused)
                     return
+            if self._over_limit(exc, "transaction"):
+                await self._committed(items, await self._hold("transaction", lambda: self._transaction(items)))
+                return
             log.warning("event %s of %s fails its transaction alone: %s; dead-lettering it",
                         item.envelope.event_id, self.topic, error_name(exc))
             await self.dead_letters.route(item.raw, failure_reason(exc, "transaction"), type(exc).__name__,
                                           "transaction")
+
+    def _over_limit(self, exc: Exception, stage: str) -> bool:
+        """Count a dead letter at ``stage``; True when it is one too many in a row (hold instead)."""
+        self.in_a_row += 1
+        if not self.dead_letter_limit or self.in_a_row <= self.dead_letter_limit:
+            return False
+        log.error("%s: %d messages in a row failed at %s (%s) with nothing committed in between: holding "
+                  "instead of dead-lettering more (a broken deploy?). Fix and redeploy, or raise "
+                  "ANSINH_DEAD_LETTER_LIMIT and restart.", self.topic, self.in_a_row - 1, stage, error_name(exc))
+        return True
+
+    async def _hold(self, stage: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Retry ``attempt`` in place until it passes (``ansinh_consumer_held`` 1, readiness red)."""
+        return await retry_transient(f"held at {stage}", self.service, self.topic, attempt, retry_on="anything",
+                                     initial_s=self.backoff["initial_s"], max_s=max(self.backoff["max_s"], 30.0))
 
     async def _committed(self, items: Sequence[Incoming], refused: Rejections) -> None:
         """Dead-letter what the handler refused, each under its own correlation id; count the rest."""
@@ -181,6 +209,8 @@ class BatchConsumer:
                 await self.dead_letters.route(item.raw, failure_reason(error, "check"), type(error).__name__,
                                               "check")
         CONSUMED.labels(self.service, self.topic, "processed").inc(len(items) - len(refused))
+        if len(items) > len(refused):
+            self.in_a_row = 0
 
 
 async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
@@ -198,6 +228,10 @@ async def until_done(step: Callable[[], Awaitable[T]], service: str, topic: str)
     retried with the runtime's backoff, readiness red, ``ansinh_consumer_held`` 1, logged loudly.
     """
     return await retry_transient("consume", service, topic, step, retry_on="anything", max_s=30.0)
+
+
+async def _call_sync(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
 
 
 @contextmanager

@@ -90,7 +90,7 @@ class ServiceRuntime(mode.Service):
         self.consumed_topics[logical_topic] = group
         return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
                              handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable,
-                             prepare=prepare)
+                             prepare=prepare, dead_letter_limit=self.settings.dead_letter_limit)
 
     async def _monitor_lag(self) -> None:
         """Every 10 s: per topic, end offsets minus the group's committed offsets."""

@@ -283,3 +283,64 @@ async def test_until_done_holds_on_an_unexpected_error_and_returns_when_it_passe
 
     assert await asyncio.wait_for(until_done(step, SERVICE, TOPIC), 30) == "done"
     assert calls == [True, False, False] and health.of(SERVICE).ready
+
+
+async def test_a_consumer_that_would_dead_letter_everything_holds_at_its_dead_letter_limit():
+    """A handler bug that fails every message (a broken deploy) must not empty the topic into its DLQ."""
+    codes = [f"40000000{i:02d}" for i in range(6)]
+    dead, fixed, committed = RecordingDeadLetters(), asyncio.Event(), []
+    health.of(SERVICE).start()
+
+    async def handle(batch):
+        if not fixed.is_set():
+            raise TypeError("'NoneType' object is not subscriptable")  # the same bug for every message
+        committed.extend(codes_of(batch))
+
+    batch_consumer = BatchConsumer(SERVICE, TOPIC, Decoder((ContactDetailsChanged,)), handle, dead,
+                                   initial_backoff_s=0.001, max_backoff_s=0.01, dead_letter_limit=2)
+    processing = asyncio.create_task(batch_consumer.process(raws(codes)))
+    deadline = asyncio.get_running_loop().time() + 10
+    while health.of(SERVICE).ready and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert not health.of(SERVICE).ready and HELD.labels(SERVICE, TOPIC)._value.get() == 1
+    assert [m.offset for m, *_ in dead.routed] == [0, 1] and not processing.done()
+
+    fixed.set()  # the fix is deployed (here: the same process, so the held message passes)
+    await asyncio.wait_for(processing, 10)
+    assert committed == codes[2:] and len(dead.routed) == 2
+    assert health.of(SERVICE).ready and HELD.labels(SERVICE, TOPIC)._value.get() == 0
+
+
+async def test_dead_letters_separated_by_commits_never_reach_the_limit():
+    codes = [f"50000000{i:02d}" for i in range(12)]
+    poison = set(codes[::2])  # every other message is bad: the good ones commit in between
+    store, dead = Store(unique_violation, poison), RecordingDeadLetters()
+    batch_consumer = BatchConsumer(SERVICE, TOPIC, Decoder((ContactDetailsChanged,)), store.handle, dead,
+                                   initial_backoff_s=0.001, max_backoff_s=0.01, dead_letter_limit=2)
+    await asyncio.wait_for(batch_consumer.process(raws(codes)), 10)
+    assert len(dead.routed) == 6 and store.committed == codes[1::2]
+
+
+async def test_a_prepare_step_that_fails_every_message_holds_at_the_dead_letter_limit():
+    dead, fixed, applied = RecordingDeadLetters(), asyncio.Event(), []
+    health.of(SERVICE).start()
+
+    def prepare(batch):
+        if not fixed.is_set():
+            raise ZeroDivisionError("division by zero")
+        return codes_of(batch)
+
+    async def apply(prepared):
+        applied.extend(prepared)
+
+    batch_consumer = BatchConsumer(SERVICE, TOPIC, Decoder((ContactDetailsChanged,)), apply, dead, prepare=prepare,
+                                   initial_backoff_s=0.001, max_backoff_s=0.01, dead_letter_limit=3)
+    codes = [f"60000000{i:02d}" for i in range(5)]
+    processing = asyncio.create_task(batch_consumer.process(raws(codes)))
+    deadline = asyncio.get_running_loop().time() + 10
+    while health.of(SERVICE).ready and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert [(m.offset, stage) for m, _, _, stage in dead.routed] == [(0, "prepare"), (1, "prepare"), (2, "prepare")]
+    fixed.set()
+    await asyncio.wait_for(processing, 10)
+    assert applied == codes[3:] and health.of(SERVICE).ready
