@@ -101,6 +101,11 @@ def failure_reason(exc: BaseException, stage: str) -> str:
     """
     if isinstance(exc, PermanentError):
         return str(exc)
+    argument = _QUERY_ARGUMENT.search(str(exc)) if isinstance(exc, (asyncpg.DataError, pg_base.DataError)) else None
+    if argument is not None:  # raised by asyncpg itself, before the server saw the value
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "invalid"
+        return (f"{stage} failed: a value cannot be stored in the database (query argument {argument.group(1)}: "
+                f"{cause}; out of range or wrong type){_location(exc)}")
     if isinstance(exc, asyncpg.PostgresError):
         names = [f"{label} {value}" for label, value in (
             ("constraint", getattr(exc, "constraint_name", None)), ("table", getattr(exc, "table_name", None)),
@@ -109,18 +114,15 @@ def failure_reason(exc: BaseException, stage: str) -> str:
         where = f" on {', '.join(names)}" if names else ""
         return f"{stage} failed: the database refused it: {type(exc).__name__} (SQLSTATE {sqlstate_of(exc)}){where}"
     if isinstance(exc, pg_base.DataError):
-        argument = _QUERY_ARGUMENT.search(str(exc))
-        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "invalid"
-        which = f"query argument {argument.group(1)}" if argument else "a query argument"
-        return (f"{stage} failed: a value cannot be stored in the database "
-                f"({which}: {cause}; out of range or wrong type){_location(exc)}")
+        return f"{stage} failed: a value cannot be stored in the database (out of range or wrong type)" \
+               f"{_location(exc)}"
     return f"{stage} failed: {type(exc).__name__}{_location(exc)}"
 
 
 def _location(exc: BaseException) -> str:
     """`` at file.py:123 in function``: where our code raised (no values; helps find the bug)."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    ours = [f for f in frames if "/site-packages/" not in f.filename] or frames
+    ours = [f for f in frames if "/site-packages/" not in f.filename and f.filename.endswith(".py")] or frames
     if not ours:
         return ""
     frame = ours[-1]

@@ -10,7 +10,6 @@ import asyncio
 
 import asyncpg
 import pytest
-from asyncpg.exceptions import _base as pg_base
 
 from ansinh.runtime import health
 from ansinh.runtime.consumer import BatchConsumer, until_done
@@ -56,15 +55,21 @@ def unique_violation() -> asyncpg.PostgresError:
 
 
 def int64_overflow() -> Exception:
-    """What asyncpg raises for a Python int that does not fit a bigint parameter (a client-side DataError)."""
+    """What asyncpg 0.31 raises for a Python int that does not fit a bigint parameter of execute/executemany:
+    a DataError (SQLSTATE class 22) of its own, quoting the value, with the OverflowError as its cause."""
     try:
         raise OverflowError("int too big to convert")
     except OverflowError as cause:
         try:
-            raise pg_base.DataError(f"invalid input for query argument $3: {POISON}123456789123 "
+            raise asyncpg.DataError(f"invalid input for query argument $3: {POISON}123456789123 "
                                     "(value out of int64 range)") from cause
-        except pg_base.DataError as exc:
+        except asyncpg.DataError as exc:
             return exc
+
+
+def copy_overflow() -> Exception:
+    """What ``copy_records_to_table`` raises for the same value: the codec's bare OverflowError."""
+    return OverflowError(f"int too big to convert: {POISON}")
 
 
 class Store:
@@ -82,8 +87,8 @@ class Store:
         self.committed += codes_of(batch)
 
 
-@pytest.mark.parametrize("failure", [unique_violation, int64_overflow, lambda: KeyError(POISON)],
-                         ids=["unique violation", "int64 overflow", "handler KeyError"])
+@pytest.mark.parametrize("failure", [unique_violation, int64_overflow, copy_overflow, lambda: KeyError(POISON)],
+                         ids=["unique violation", "int64 overflow", "int64 overflow in COPY", "handler KeyError"])
 async def test_a_message_that_fails_the_transaction_is_dead_lettered_alone_and_the_rest_commits_in_order(failure):
     codes = [f"10000000{i:02d}" for i in range(37)]
     codes[23] = POISON
