@@ -188,7 +188,10 @@ class BatchConsumer:
                                           "transaction")
 
     def _over_limit(self, exc: Exception, stage: str) -> bool:
-        """Count a dead letter at ``stage``; True when it is one too many in a row (hold instead)."""
+        """Count a dead letter at ``stage``; True when it is one too many in a row (hold instead).
+        A ``PermanentError`` is a deliberate refusal of the message, not a symptom of a bug: not counted."""
+        if isinstance(exc, PermanentError):
+            return False
         self.in_a_row += 1
         if not self.dead_letter_limit or self.in_a_row <= self.dead_letter_limit:
             return False

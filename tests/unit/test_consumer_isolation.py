@@ -349,3 +349,17 @@ async def test_a_prepare_step_that_fails_every_message_holds_at_the_dead_letter_
     fixed.set()
     await asyncio.wait_for(processing, 10)
     assert applied == codes[3:] and health.of(SERVICE).ready
+
+
+async def test_refusals_the_handler_raises_do_not_count_towards_the_dead_letter_limit():
+    class Refused(PermanentError):
+        pass
+
+    async def handle(batch):
+        raise Refused("participant_code: not registered")
+
+    dead = RecordingDeadLetters()
+    batch_consumer = BatchConsumer(SERVICE, TOPIC, Decoder((ContactDetailsChanged,)), handle, dead,
+                                   initial_backoff_s=0.001, max_backoff_s=0.01, dead_letter_limit=1)
+    await asyncio.wait_for(batch_consumer.process(raws([f"70000000{i:02d}" for i in range(4)])), 10)
+    assert [m.offset for m, *_ in dead.routed] == [0, 1, 2, 3]
