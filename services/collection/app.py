@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import faust
 
@@ -12,6 +13,8 @@ from services.collection import http, metrics
 from services.collection.domain.law import load_law
 from services.collection.handlers import Collection
 from services.collection.settings import CollectionSettings
+
+log = logging.getLogger("services.collection")
 
 
 def _reason_code(error: DecodeError) -> str:
@@ -34,6 +37,17 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
             on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(_reason_code(e)).inc())
     consume(app, runtime, "collection.remittances", handlers.handle_remittances)
     _routes(app, runtime, handlers)
+
+    @app.task
+    async def money_gauges():
+        # Credit and suspense gauges are refreshed by the transactions that change them; once at start-up too,
+        # so a restarted service does not report 0 until the next payment.
+        await runtime.ready.wait()
+        try:
+            async with runtime.pool.acquire() as conn:
+                await handlers.refresh_gauges(conn)
+        except Exception:  # noqa: BLE001 - a gauge is not worth a crash; the next payment refreshes it
+            log.warning("could not read the credit and suspense totals at start-up", exc_info=True)
     return app, runtime
 
 

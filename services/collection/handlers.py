@@ -279,7 +279,7 @@ class Collection:
                     # payment id, so a replay records nothing twice.
                     await repo.unclaim(conn, SCHEMA, REMITTANCES, item.envelope.event_id)
             await outbox.append(conn, SCHEMA, events)
-            await self._refresh_gauges(conn)
+            await self.refresh_gauges(conn)
         return refused
 
     @staticmethod
@@ -364,14 +364,14 @@ class Collection:
             await outbox.append(conn, SCHEMA, events)
             await auth.audit(conn, SCHEMA, principal, "suspense.assign", str(command.receipt_id), command.reason,
                              {"employer_code": command.employer_code, "payment_id": payment_id, "amount": amount})
-            await self._refresh_gauges(conn)
+            await self.refresh_gauges(conn)
         metrics.REMITTANCES.labels("assigned").inc()
         return {"id": command.receipt_id, "payment_id": payment_id, "employer_code": command.employer_code,
                 "amount": amount, "value_date": value_date.isoformat(), "assigned_by": principal.name,
                 "allocated": allocated, "credit_balance": balance}
 
     @staticmethod
-    async def _refresh_gauges(conn: asyncpg.Connection) -> None:
+    async def refresh_gauges(conn: asyncpg.Connection) -> None:
         await Collection._refresh_credit_gauges(conn)
         count, held = await repo.suspense_totals(conn)
         metrics.SUSPENSE_RECEIPTS.set(count)

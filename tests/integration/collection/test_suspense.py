@@ -99,6 +99,11 @@ async def test_credits_without_a_known_employer_wait_on_the_suspense_list_with_o
     assert b"collection_suspense_receipts 2.0" in metrics and b"collection_suspense_vnd 1e+06" in metrics
     assert collection.service.get("/suspense", token=None)[0] == 401
     assert collection.service.get("/suspense", token=READER_TOKEN)[0] == 200
+    # A restarted service reports what waits before any new payment arrives.
+    collection.service.stop()
+    collection.service = collection.isolated.start_service("collection", ANSINH_BUSINESS_DATE=BUSINESS_DATE,
+                                                           ANSINH_API_TOKENS=TOKENS)
+    await wait_for_metric(collection, b"collection_suspense_receipts 2.0")
 
 
 async def test_an_operator_assigns_a_receipt_and_it_is_allocated_with_its_original_payment_id_and_value_date(
