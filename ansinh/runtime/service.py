@@ -28,7 +28,7 @@ from ansinh.runtime.database import connect, create_pool, prepare_schema
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.lag import lag_of
-from ansinh.runtime import health
+from ansinh.runtime import health, probes
 from ansinh.runtime.metrics import CONSUMER_LAG
 from ansinh.runtime.outbox import Flushed, OutboxRelay, new_producer
 from ansinh.runtime.prune import Pruner, retention
@@ -68,6 +68,9 @@ class ServiceRuntime(mode.Service):
         pruner = Pruner(self.pool, s.schema, s.service, retention(s.service, s.inbox_retention_days),
                         s.prune_interval_s)
         self._tasks.append(asyncio.create_task(pruner.run(self._stopping), name="pruner"))
+        for name, probe in (("broker", probes.BrokerProbe(self.producer)), ("database", probes.DatabaseProbe(s))):
+            self._tasks.append(asyncio.create_task(probes.watch(name, s.service, probe, self._stopping),
+                                                   name=f"{name}-probe"))
         self.ready.set()
         self.health.start()
         log.info("%s ready: schema %s, Kafka %s", s.service, s.schema, s.kafka_bootstrap)
