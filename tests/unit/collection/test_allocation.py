@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.collection.domain.allocation import (CreditLot, Obligation, PaidBy, add_lot, allocate, apply_credit,
                                                   release)
@@ -59,3 +61,17 @@ def test_money_returning_to_a_payment_already_in_credit_joins_its_lot():
     lots = [CreditLot("P1", date(2025, 8, 10), 100_000)]
     assert add_lot(lots, CreditLot("P1", date(2025, 8, 10), 50_000)) == [CreditLot("P1", date(2025, 8, 10), 150_000)]
     assert add_lot(lots, CreditLot("P2", date(2025, 8, 20), 5)) == lots + [CreditLot("P2", date(2025, 8, 20), 5)]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10_000_000), min_size=1, max_size=8, unique=False), st.data())
+def test_a_release_gives_back_exactly_what_is_asked_never_more_than_a_payment_paid_newest_first(amounts, data):
+    paid = [PaidBy(f"P{i}", date(2025, 8, 1 + i), amount, latest=i) for i, amount in enumerate(amounts)]
+    asked = data.draw(st.integers(min_value=0, max_value=sum(amounts)))
+    lots = release(paid, asked)
+    assert sum(l.remaining for l in lots) == asked
+    by_id = {p.payment_id: p for p in paid}
+    assert all(0 < l.remaining <= by_id[l.payment_id].amount and l.value_date == by_id[l.payment_id].value_date
+               for l in lots)
+    # Newest first: every payment released from, except the last one, gave back all it had paid.
+    assert [l.payment_id for l in lots] == [p.payment_id for p in reversed(paid)][:len(lots)]
+    assert all(l.remaining == by_id[l.payment_id].amount for l in lots[:-1])
