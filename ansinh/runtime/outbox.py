@@ -17,7 +17,7 @@ one was published. For two different keys that is harmless (Kafka orders nothing
 it cannot happen as long as the transactions writing that key's events are serialized and append at the
 end, after taking the lock: the second writer draws its ids only after the first has committed. In
 collection an employer's declarations come from one partition, one transaction at a time, and the money
-paths lock the employer row (``repository.lock_employer``) before ``append``. A new producer of events
+paths lock the employer row (``repository.lock_employers``) before ``append``. A new producer of events
 must keep that rule: serialize a key's writers (lock its row first), append last.
 """
 from __future__ import annotations
