@@ -262,7 +262,8 @@ def _kind(case: Case) -> str:
     return case.kind.split("@")[0]
 
 
-async def _processed(conn, c: Consumer, goods: list[Case]) -> tuple[set[str], set | None]:
+async def _processed(conn, c: Consumer) -> tuple[set[str], set | None]:
+    """Event ids the consumer claimed in its inbox, and the rows identifying what it processed."""
     ids = await claimed(conn, c)
     rows = await c.identities(conn) if c.identities else None
     return ids, rows
@@ -291,7 +292,7 @@ async def run(bootstrap: str, physical_topic: str, database_url: str, consumers:
                     done = 0
                     for c in consumers:
                         mine = [r for r in records if header(r.headers, "dlq.service") == c.service]
-                        ids, _ = await _processed(conn, c, goods)
+                        ids, _ = await _processed(conn, c)
                         done += min(len(mine), len(bads)) + len(good_ids & ids)
                     if progress:
                         progress(done, len(consumers) * len(sent))
@@ -342,7 +343,7 @@ async def _account(conn, c: Consumer, sent: dict[tuple[int, int], Case], records
         if any(p in reason for p in case.personal):
             acc.personal_in_reason.append(_kind(case))
     acc.missing_dead_letters = [_kind(x) for w, x in sent.items() if x.expect == "bad" and w not in seen]
-    ids, rows = await _processed(conn, c, goods)
+    ids, rows = await _processed(conn, c)
     acc.processed = len({g.event_id for g in goods} & ids)
     acc.unprocessed_goods = [_kind(g) for g in goods if g.event_id not in ids]
     acc.bad_claimed = [_kind(x) for x in sent.values() if x.expect == "bad" and x.event_id and x.event_id in ids

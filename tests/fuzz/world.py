@@ -46,9 +46,10 @@ async def fuzz_topic(world, topic: str, services: dict, count: int, seed: int, t
 
 
 @asynccontextmanager
-async def private_world():
+async def private_world(keep: bool = False):
     """What the ``isolated`` test fixture gives, outside pytest: a topic prefix and a fresh database on the
-    running local platform, removed afterwards (with the service processes started in it)."""
+    running local platform, removed afterwards with the service processes started in it (unless ``keep``:
+    then the services stop but the topics and database stay, to be looked at)."""
     from tests.conftest import Isolated
 
     platform = PlatformSettings()
@@ -67,6 +68,9 @@ async def private_world():
         for proc in world.processes:
             proc.terminate()
             proc.wait(30)
+        if keep:
+            print(f"kept: topics {prefix}*, database {dbname} ({world.database_url})")
+            return
         admin = await asyncpg.connect(platform.database_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         await admin.close()

@@ -220,6 +220,7 @@ async def test_a_20_second_postgresql_outage_mid_stream_is_waited_out_and_every_
         await asyncio.to_thread(postgres.start_postgres, world.platform)
         await sending
         await assert_each_assessed_exactly_once(world, envelopes, service, watch)
+    print(f"PostgreSQL stopped at {outage_started:.1f}s; /ready transitions {watch.transitions}; stream: {log[:5]}")
     transitions = went_red_then_green(watch, outage_started)
     assert any(not ready for _, ready in transitions), \
         f"/ready never went red while PostgreSQL was down (transitions {watch.transitions})"
@@ -241,6 +242,7 @@ async def test_a_broker_restart_mid_stream_is_waited_out_and_every_declaration_a
         await asyncio.to_thread(kafka.start_kafka, world.platform)
         await sending
         await assert_each_assessed_exactly_once(world, envelopes, service, watch)
+    print(f"broker stopped at {restart_started:.1f}s; /ready transitions {watch.transitions}; stream: {log[:5]}")
     transitions = went_red_then_green(watch, restart_started)
     assert any(not ready for _, ready in transitions), \
         f"/ready never went red while the broker was down (transitions {watch.transitions})"
