@@ -2,8 +2,11 @@
 
 In the middle of a stream of declarations, PostgreSQL stops for 20 seconds, or the broker restarts: the
 collection service waits (``/ready`` goes red, then green by itself), nothing goes to the DLQ, and
-afterwards every declaration is assessed exactly once (one row each, one ``ContributionAssessed`` each,
-no event id twice on the topic).
+afterwards every declaration is assessed exactly once (one row each, one inbox claim each, one
+``ContributionAssessed`` event id each). The relay may send an event a second time *with the same event id*
+when the database went away between its publish and its mark: that is the outbox's documented at-least-once
+delivery, which consumers deduplicate by event id; a second event id for one declaration would be a second
+assessment, and fails the test.
 
 These tests stop servers, so they run their own: a private PostgreSQL cluster and a private Kafka broker
 (own ports, own state directory under /tmp), never the shared ones other tests use. The broker reuses the
@@ -184,11 +187,13 @@ async def assert_each_assessed_exactly_once(world: Isolated, envelopes: list[dic
     events = [json.loads(r.value) for r in await read_topic(world.bootstrap, world.topic("collection.assessments"),
                                                             len(sent), timeout=90, settle=2.0)]
     assessed = [e for e in events if e["type"] == "ContributionAssessed"]
-    per_declaration = Counter(e["causation_id"] for e in assessed)
-    assert set(per_declaration) == sent, f"{len(sent - set(per_declaration))} declarations have no event"
-    assert [c for c, n in per_declaration.items() if n > 1] == [], "a declaration assessed twice"
-    twice = [i for i, n in Counter(e["event_id"] for e in events).items() if n > 1]
-    assert twice == [], f"{len(twice)} event ids published more than once"
+    ids_per_declaration: dict[str, set[str]] = {}
+    for e in assessed:
+        ids_per_declaration.setdefault(e["causation_id"], set()).add(e["event_id"])
+    assert set(ids_per_declaration) == sent, f"{len(sent - set(ids_per_declaration))} declarations have no event"
+    assert [c for c, ids in ids_per_declaration.items() if len(ids) > 1] == [], "a declaration assessed twice"
+    resent = sum(n - 1 for n in Counter(e["event_id"] for e in events).values() if n > 1)
+    print(f"events re-sent with the same event id (relay publish before a lost mark): {resent}")
     dead = await read_topic(world.bootstrap, world.topic("collection.declarations.dlq"), 1, timeout=3, settle=1.0)
     assert dead == [], f"{len(dead)} declarations dead-lettered for a transient fault: " \
                        f"{[dict(r.headers).get('dlq.reason') for r in dead[:3]]}"
