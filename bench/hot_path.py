@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from datetime import date
 
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import RawMessage

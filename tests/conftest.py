@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -198,35 +199,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-async def isolated(platform: PlatformSettings):
+@asynccontextmanager
+async def isolated_world(platform: PlatformSettings, name: str = "t", remove: bool = True):
+    """A private world on ``platform``: topics under a fresh prefix and a fresh database, provisioned as the
+    operator step does (roles, schemas, grants of every service, as the admin). Afterwards the service
+    processes started in it stop, and (with ``remove``) the database and the topics go."""
     tag = uuid.uuid4().hex[:10]
-    prefix = f"t{tag}."
-    dbname = f"t_{tag}"
+    prefix, dbname = f"{name}{tag}.", f"{name}_{tag}"
     admin = await asyncpg.connect(platform.database_url)
     await admin.execute(f'CREATE DATABASE "{dbname}"')
     await admin.close()
-    # The operator step (`ansinh provision`), as the admin: roles, schemas and grants of every service.
     local = LocalSecrets(platform.state_dir)
     await provision_all(platform.with_database(dbname), {s: local.db_password(s) for s in SERVICES})
     await ensure_topics(platform.kafka_bootstrap, prefix)
     world = Isolated(platform, prefix, platform.with_database(dbname))
-    yield world
-    for proc in world.processes:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    admin = await asyncpg.connect(platform.database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    await admin.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
-    await client.start()
     try:
-        existing = set(await client.list_topics())
-        await client.delete_topics([t for t in existing if t.startswith(prefix)])
+        yield world
     finally:
-        await client.close()
+        for proc in world.processes:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if remove:
+            admin = await asyncpg.connect(platform.database_url)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            await admin.close()
+            client = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
+            await client.start()
+            try:
+                await client.delete_topics([t for t in await client.list_topics() if t.startswith(prefix)])
+            finally:
+                await client.close()
+
+
+@pytest.fixture
+async def isolated(platform: PlatformSettings):
+    async with isolated_world(platform) as world:
+        yield world
 

@@ -1,16 +1,10 @@
 """Which running service consumes a fuzzed topic, and how its database shows what it did."""
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 
-import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 
-from ansinh.ops.credentials import LocalSecrets
-from ansinh.ops.provision import provision_all
-from ansinh.ops.topics import ensure_topics
-from ansinh.runtime.settings import SERVICES, PlatformSettings
+from ansinh.runtime.settings import PlatformSettings
 from schemas.topics import spec
 from tests.fuzz import messages, runner
 from tests.fuzz.runner import Consumer, Outcome
@@ -50,33 +44,9 @@ async def private_world(keep: bool = False):
     """What the ``isolated`` test fixture gives, outside pytest: a topic prefix and a fresh database on the
     running local platform, removed afterwards with the service processes started in it (unless ``keep``:
     then the services stop but the topics and database stay, to be looked at)."""
-    from tests.conftest import Isolated
+    from tests.conftest import isolated_world
 
-    platform = PlatformSettings()
-    local = LocalSecrets(platform.state_dir)
-    tag = uuid.uuid4().hex[:10]
-    prefix, dbname = f"fuzz{tag}.", f"fuzz_{tag}"
-    admin = await asyncpg.connect(platform.database_url)
-    await admin.execute(f'CREATE DATABASE "{dbname}"')
-    await admin.close()
-    await provision_all(platform.with_database(dbname), {s: local.db_password(s) for s in SERVICES})
-    await ensure_topics(platform.kafka_bootstrap, prefix)
-    world = Isolated(platform, prefix, platform.with_database(dbname))
-    try:
+    async with isolated_world(PlatformSettings(), "fuzz", remove=not keep) as world:
         yield world
-    finally:
-        for proc in world.processes:
-            proc.terminate()
-            proc.wait(30)
         if keep:
-            print(f"kept: topics {prefix}*, database {dbname} ({world.database_url})")
-            return
-        admin = await asyncpg.connect(platform.database_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        await admin.close()
-        client = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
-        await client.start()
-        try:
-            await client.delete_topics([t for t in await client.list_topics() if t.startswith(prefix)])
-        finally:
-            await client.close()
+            print(f"kept: topics {world.prefix}*, database {world.database_url}")

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -32,12 +31,10 @@ from aiokafka.errors import KafkaError
 
 from ansinh.devplatform import kafka, postgres
 from ansinh.ops.credentials import LocalSecrets
-from ansinh.ops.provision import provision_all
-from ansinh.ops.topics import ensure_topics
-from ansinh.runtime.settings import REPO_ROOT, SERVICES, PlatformSettings
+from ansinh.runtime.settings import REPO_ROOT, PlatformSettings
 from schemas.collection import SalaryDeclared
 from schemas.envelope import encode, new_envelope
-from tests.conftest import Isolated, RunningService, free_port
+from tests.conftest import Isolated, RunningService, free_port, isolated_world
 from tests.fuzz.runner import ReadinessWatch
 from tests.kafka_helpers import read_topic
 from tests.waiting import GiveUp, eventually, eventually_async
@@ -78,24 +75,10 @@ def private_platform():
 
 @pytest.fixture
 async def world(private_platform: PlatformSettings):
-    """A database and topics on the private platform, provisioned like the shared ``isolated`` world."""
-    tag = uuid.uuid4().hex[:10]
-    dbname, prefix = f"o_{tag}", f"o{tag}."
-    admin = await asyncpg.connect(private_platform.database_url)
-    await admin.execute(f'CREATE DATABASE "{dbname}"')
-    await admin.close()
-    local = LocalSecrets(private_platform.state_dir)
-    await provision_all(private_platform.with_database(dbname), {s: local.db_password(s) for s in SERVICES})
-    await ensure_topics(private_platform.kafka_bootstrap, prefix)
-    isolated = Isolated(private_platform, prefix, private_platform.with_database(dbname))
-    yield isolated
-    for proc in isolated.processes:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """A database and topics on the private platform, provisioned like the shared ``isolated`` world (the
+    private servers go away with their state directory, so nothing needs removing)."""
+    async with isolated_world(private_platform, "o", remove=False) as isolated:
+        yield isolated
 
 
 def start_collection(world: Isolated) -> RunningService:
