@@ -249,8 +249,9 @@ async def set_credit(conn: asyncpg.Connection, employer: str, lots: list[CreditL
 
 
 async def credit_totals(conn: asyncpg.Connection) -> tuple[int, int]:
-    row = await conn.fetchrow(f"SELECT coalesce(sum(credit), 0) AS total, count(*) FILTER (WHERE credit > 0) AS n "
-                              f"FROM {S}.employers")
+    """Credit held, and by how many employers: read from the partial index of employers in credit."""
+    row = await conn.fetchrow(f"SELECT coalesce(sum(credit), 0) AS total, count(*) AS n FROM {S}.employers "
+                              "WHERE credit > 0")
     return row["total"], row["n"]
 
 
