@@ -28,10 +28,22 @@ from ansinh.runtime.settings import SERVICES, PlatformSettings, ServiceSettings
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
-def cmd_platform(args: argparse.Namespace) -> int:
-    from ansinh.devplatform import platform
+def _devplatform(module: str):
+    """A module of the local development platform, which the service image leaves out on purpose."""
+    import importlib
 
-    return getattr(platform, args.action)(console)
+    try:
+        return importlib.import_module(f"ansinh.devplatform.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("ansinh.devplatform"):
+            console.print("[red]the local development platform is not part of this installation[/] (the service "
+                          "image carries the runtime and the operator tools only); run it from a checkout: ./run")
+            raise SystemExit(2) from exc
+        raise
+
+
+def cmd_platform(args: argparse.Namespace) -> int:
+    return getattr(_devplatform("platform"), args.action)(console)
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -204,9 +216,7 @@ def cmd_suspense(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ansinh.devplatform.demo import run_demo
-
-    return run_demo(console, args)
+    return _devplatform("demo").run_demo(console, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,3 +34,19 @@ def test_the_service_image_leaves_the_development_platform_out():
     sources = [source.rstrip("/") for sources in copies for source in sources]
     assert "ansinh/runtime" in sources and "ansinh/ops" in sources
     assert "ansinh" not in sources and not any("devplatform" in source for source in sources)
+
+
+def test_the_cli_says_the_development_platform_is_missing_where_the_image_leaves_it_out(tmp_path):
+    # The image's layout: the ansinh package without ansinh/devplatform (as the Dockerfile copies it).
+    import shutil
+
+    shutil.copytree(REPO_ROOT / "ansinh", tmp_path / "ansinh", ignore=shutil.ignore_patterns("devplatform", "__pycache__"))
+    for package in ("schemas", "services"):
+        shutil.copytree(REPO_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    # Only the copied tree may answer imports: the checkout's editable-install finder would find devplatform.
+    program = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+               "from ansinh.cli import main; sys.exit(main(['platform', 'up']))")
+    result = subprocess.run([sys.executable, "-c", program],
+                            cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "not part of this installation" in result.stdout
