@@ -206,14 +206,17 @@ class OutboxRelay:
             return False
 
     async def flush(self, wait_s: float = 5.0) -> Flushed:
-        """Publish everything pending, holding the relay lock; when another relay keeps the lock for
-        ``wait_s``, publish nothing and say who holds it (that relay publishes the outbox)."""
+        """Publish everything pending when the flush starts, holding the relay lock; when another relay keeps
+        the lock for ``wait_s``, publish nothing and say who holds it (that relay publishes the outbox).
+        Events committed after the start are left to the relay: with writers still running, a flush that
+        chased them would never end."""
         async with self._session() as conn:
             if not await self._lock(conn, wait_s):
                 return Flushed(0, await self.lock_holder(conn) or "another relay")
             try:
                 total = 0
-                while published := await self.publish_pending(conn):
+                up_to = await conn.fetchval(f"SELECT max(id) FROM {self.schema}.outbox WHERE published_at IS NULL")
+                while up_to is not None and (published := await self.publish_pending(conn, up_to)):
                     total += published
                 return Flushed(total)
             finally:
@@ -234,12 +237,13 @@ class OutboxRelay:
     def _on_notify(self, *_: Any) -> None:
         self._wakeup.set()
 
-    async def publish_pending(self, conn: asyncpg.Connection) -> int:
+    async def publish_pending(self, conn: asyncpg.Connection, up_to: int | None = None) -> int:
         """One cycle on ``conn``, the connection holding the relay lock: publish a batch of unpublished
-        events in id order and mark them; returns how many."""
+        events in id order (ids up to ``up_to`` only, when given) and mark them; returns how many."""
         rows = await conn.fetch(
             f"SELECT id, topic, key, value, headers, created_at FROM {self.schema}.outbox "
-            f"WHERE published_at IS NULL ORDER BY id LIMIT $1", self.batch_size)
+            f"WHERE published_at IS NULL AND id <= $2 ORDER BY id LIMIT $1", self.batch_size,
+            up_to if up_to is not None else 2**63 - 1)
         if not rows:
             OUTBOX_PENDING.labels(self.service).set(0)
             return 0

@@ -51,9 +51,9 @@ class RecordingRelay(OutboxRelay):
         super().__init__(*args, **kwargs)
         self.name, self.cycles = name, cycles
 
-    async def publish_pending(self, conn) -> int:
+    async def publish_pending(self, conn, up_to: int | None = None) -> int:
         start = time.monotonic()
-        published = await super().publish_pending(conn)
+        published = await super().publish_pending(conn, up_to)
         if published:
             self.cycles.append(Cycle(self.name, start, time.monotonic(), published))
         return published
