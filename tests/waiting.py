@@ -17,6 +17,7 @@ reported if the deadline passes; ``GiveUp`` ends the wait at once. Never sleep a
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -63,16 +64,19 @@ def eventually(condition: Callable[[], T], timeout: float = 30.0, interval: floa
         time.sleep(interval)
 
 
-async def eventually_async(condition: Callable[[], Awaitable[T]], timeout: float = 30.0, interval: float = 0.2,
+async def eventually_async(condition: Callable[[], Awaitable[T] | T], timeout: float = 30.0, interval: float = 0.2,
                            what: str = "", until: Callable[[T], bool] = bool) -> T:
-    """``eventually`` for a coroutine condition, awaited each time (never blocks the event loop)."""
+    """``eventually`` inside a test's event loop (never blocks it): ``condition`` may return a value or an
+    awaitable, awaited each time."""
     deadline = time.monotonic() + timeout
     last: Any = _NOTHING
     attempts = 0
     while True:
         attempts += 1
         try:
-            value = await condition()
+            value = condition()
+            if inspect.isawaitable(value):
+                value = await value
             if until(value):
                 return value
             last = value

@@ -7,7 +7,6 @@ The failure is a real database refusal: a CHECK constraint the test adds to the 
 """
 from __future__ import annotations
 
-import asyncio
 import re
 
 import asyncpg
@@ -18,19 +17,15 @@ from schemas.benefits import ContactDetailsChanged
 from schemas.envelope import encode, new_envelope
 from tests.integration.collection.conftest import declaration
 from tests.kafka_helpers import header, publish, read_topic
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 POISON = "9999999999"
 
 
 async def eventually(fetch, expected, timeout: float = 30.0):
-    """Poll ``fetch()`` until it returns ``expected``; return what was last seen."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    value = await fetch()
-    while value != expected and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.2)
-        value = await fetch()
-    return value
+    """Poll ``fetch()`` until it returns ``expected`` (and return it); fails with what was last seen."""
+    return await eventually_async(fetch, timeout, until=lambda value: value == expected, what=f"{expected!r}")
 
 
 def bisections(service, topic: str) -> float:

@@ -2,11 +2,9 @@
 never are. Real database (and, for the wiring, a real service process)."""
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
-import time
 import uuid
 from datetime import timedelta
 
@@ -17,6 +15,7 @@ from prometheus_client import REGISTRY
 from ansinh.runtime.database import create_pool, prepare_schema
 from ansinh.runtime.prune import Pruner, minimum_retention, retention
 from ansinh.runtime.settings import REPO_ROOT, ServiceSettings
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -123,13 +122,11 @@ async def test_a_running_service_prunes_on_its_interval_and_counts_what_it_prune
         young = await add_inbox(conn, 2, timedelta(days=1))
         await add_inbox(conn, 7, KEEP + timedelta(days=1))  # after start-up: pruned by a later round
         await add_outbox(conn, 6, KEEP + timedelta(days=1))
-        deadline, left = time.monotonic() + 30, None
-        while time.monotonic() < deadline:
-            left = (await remaining(conn, "inbox"), len(await remaining(conn, "outbox")))
-            if left == (young, 0):
-                break
-            await asyncio.sleep(0.2)
-        assert left == (young, 0), f"not pruned in 30 s: {left}"
+        async def left():
+            return await remaining(conn, "inbox"), len(await remaining(conn, "outbox"))
+
+        assert await eventually_async(left, 30, until=lambda seen: seen == (young, 0),
+                                      what="old rows pruned, young ones kept") == (young, 0)
     finally:
         await conn.close()
     status, body = service.get("/metrics")

@@ -8,7 +8,6 @@ keys, never within one.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from ansinh.runtime.outbox import OutboxRelay, new_producer
 from ansinh.runtime.settings import REPO_ROOT
 from schemas.benefits import ContactDetailsChanged
 from tests.kafka_helpers import read_topic
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -140,16 +140,7 @@ async def scalar(settings, sql: str, *args):
 
 async def wait_for(what: str, check, timeout: float = 30.0):
     """Poll ``check`` (sync or async) until it returns something truthy; fail with what it last returned."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if inspect.isawaitable(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+    return await eventually_async(check, timeout, interval=0.05, what=what)
 
 
 async def holder(settings) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import asyncpg
 import pytest
@@ -18,6 +17,7 @@ from services.collection.domain.law import load_law
 from tests.integration.collection.conftest import BUSINESS_DATE, declaration, remittance
 from tests.integration.collection.test_remittances import CAMT054
 from tests.kafka_helpers import publish
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -65,13 +65,8 @@ def payroll(employers: list[str]) -> tuple[list[dict], list[dict], dict[str, int
 
 
 async def wait_until(conn: asyncpg.Connection, query: str, expected, timeout: float = 120.0):
-    deadline, seen = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        seen = await conn.fetchval(query)
-        if seen == expected:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{query!r}: expected {expected}, last seen {seen}")
+    await eventually_async(lambda: conn.fetchval(query), timeout, until=lambda seen: seen == expected,
+                           what=f"{query!r} = {expected}")
 
 
 async def test_declarations_and_payments_racing_for_the_same_employers_leave_no_unpaid_month_beside_credit(

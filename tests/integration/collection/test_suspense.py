@@ -2,12 +2,10 @@
 employer with an audited decision, then allocated with their original payment id and value date."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 
 import jsonschema
 import pytest
@@ -18,6 +16,7 @@ from services.collection.http import OPENAPI
 from tests.conftest import OPERATOR_TOKEN
 from tests.integration.collection.conftest import BUSINESS_DATE, CollectionUnderTest, declaration
 from tests.integration.collection.test_remittances import CAMT054, declare_june_and_july, lines
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -56,24 +55,16 @@ async def hold_two_unidentified_receipts(collection) -> list[dict]:
 
 
 async def wait_for_metric(collection, line: bytes) -> None:
-    deadline, metrics = time.monotonic() + 30, b""
-    while time.monotonic() < deadline:
-        metrics = collection.service.get("/metrics")[1]
-        if line in metrics:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{line!r} never appeared; last seen: "
-                         f"{[m for m in metrics.splitlines() if m.startswith(line.split(b'{')[0])]}")
+    family = line.split(b"{")[0].split(b" ")[0]
+    await eventually_async(lambda: [m for m in collection.service.get("/metrics")[1].splitlines() if m.startswith(family)],
+                           30, until=lambda lines: line in lines, what=f"{line!r} on /metrics")
 
 
 async def wait_for_suspense(collection, count: int) -> list[dict]:
-    deadline, seen = time.monotonic() + 30, None
-    while time.monotonic() < deadline:
-        status, seen = collection.get("/suspense")
-        if status == 200 and seen["count"] == count:
-            return seen["receipts"]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"suspense list never held {count} receipts; last seen {seen}")
+    status, seen = await eventually_async(lambda: collection.get("/suspense"), 30,
+                                          until=lambda answer: answer[0] == 200 and answer[1]["count"] == count,
+                                          what=f"the suspense list holding {count} receipts")
+    return seen["receipts"]
 
 
 def assign(collection, receipt_id, body, token=OPERATOR_TOKEN):
