@@ -193,46 +193,35 @@ def went_red_then_green(watch: ReadinessWatch, since: float) -> list[tuple[float
 
 
 # ---- the tests ---------------------------------------------------------------------------------------------
-@pytest.mark.timeout(400)
-async def test_a_20_second_postgresql_outage_mid_stream_is_waited_out_and_every_declaration_assessed_once(world):
+async def ride_out(world: Isolated, seconds_of_stream: int, what: str, stop, down_s: float, start) -> None:
+    """Stream declarations into a collection service, ``stop`` a server once it is assessing, keep it down
+    ``down_s`` seconds (the fault itself, not a wait for a condition), ``start`` it again; then every
+    declaration must be assessed exactly once, and /ready must have gone red and come back by itself."""
     service = start_collection(world)
-    envelopes = [declaration(i) for i in range(RATE_PER_S * 40)]
+    envelopes = [declaration(i) for i in range(RATE_PER_S * seconds_of_stream)]
     log: list[str] = []
     with ReadinessWatch([("collection", service.port, service.proc)]) as watch:
         sending = asyncio.create_task(stream(world.bootstrap, world.topic("collection.declarations"), envelopes, log))
         await eventually_async(lambda: count_assessments(world), 60, interval=0.3, until=lambda n: n >= 500,
-                               what="assessing before the outage")
-        outage_started = watch.elapsed()
-        await asyncio.to_thread(postgres.stop_postgres, world.platform)
-        await asyncio.sleep(PG_OUTAGE_S)  # the outage itself, not a wait for a condition
-        await asyncio.to_thread(postgres.start_postgres, world.platform)
+                               what=f"assessing before the {what} goes down")
+        fault_started = watch.elapsed()
+        await asyncio.to_thread(stop, world.platform)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(start, world.platform)
         await sending
         await assert_each_assessed_exactly_once(world, envelopes, service, watch)
-    print(f"PostgreSQL stopped at {outage_started:.1f}s; /ready transitions {watch.transitions}; stream: {log[:5]}")
-    transitions = went_red_then_green(watch, outage_started)
+    print(f"{what} stopped at {fault_started:.1f}s; /ready transitions {watch.transitions}; stream: {log[:5]}")
+    transitions = went_red_then_green(watch, fault_started)
     assert any(not ready for _, ready in transitions), \
-        f"/ready never went red while PostgreSQL was down (transitions {watch.transitions})"
+        f"/ready never went red while the {what} was down (transitions {watch.transitions})"
     assert transitions[-1][1], f"/ready did not come back by itself (transitions {watch.transitions})"
+
+
+@pytest.mark.timeout(400)
+async def test_a_20_second_postgresql_outage_mid_stream_is_waited_out_and_every_declaration_assessed_once(world):
+    await ride_out(world, 40, "PostgreSQL server", postgres.stop_postgres, PG_OUTAGE_S, postgres.start_postgres)
 
 
 @pytest.mark.timeout(400)
 async def test_a_broker_restart_mid_stream_is_waited_out_and_every_declaration_assessed_once(world):
-    service = start_collection(world)
-    envelopes = [declaration(i) for i in range(RATE_PER_S * 30)]
-    log: list[str] = []
-    with ReadinessWatch([("collection", service.port, service.proc)]) as watch:
-        sending = asyncio.create_task(stream(world.bootstrap, world.topic("collection.declarations"), envelopes, log))
-        await eventually_async(lambda: count_assessments(world), 60, interval=0.3, until=lambda n: n >= 500,
-                               what="assessing before the restart")
-        restart_started = watch.elapsed()
-        await asyncio.to_thread(kafka.stop_kafka, world.platform)
-        await asyncio.sleep(BROKER_DOWN_S)  # the broker stays down this long: the fault itself
-        await asyncio.to_thread(kafka.start_kafka, world.platform)
-        await sending
-        await assert_each_assessed_exactly_once(world, envelopes, service, watch)
-    print(f"broker stopped at {restart_started:.1f}s; /ready transitions {watch.transitions}; stream: {log[:5]}")
-    transitions = went_red_then_green(watch, restart_started)
-    assert any(not ready for _, ready in transitions), \
-        f"/ready never went red while the broker was down (transitions {watch.transitions})"
-    assert transitions[-1][1], f"/ready did not come back by itself (transitions {watch.transitions})"
-
+    await ride_out(world, 30, "broker", kafka.stop_kafka, BROKER_DOWN_S, kafka.start_kafka)
