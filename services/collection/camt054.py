@@ -64,7 +64,7 @@ from zoneinfo import ZoneInfo
 
 import xmlschema
 
-from schemas.base import YEARS
+from schemas.base import MAX_VND, YEARS
 from services.collection.domain.errors import (DocumentTooLarge, MalformedXml, NotCamt054,
                                                SchemaInvalidDocument, UnsafeXml)
 
@@ -336,6 +336,8 @@ def _not_credited(ntry: dict) -> tuple[str, str] | None:
         return "fractional_amount", "entry amount has a non-zero fraction; VND has no minor unit"
     if value == 0:
         return "zero_amount", "entry amount is 0 VND"
+    if value > MAX_VND:  # the XSD allows 18 digits; beyond this no event of ours can carry it
+        return "amount_too_large", f"entry amount is above {MAX_VND:,} VND, the most one payment may carry"
     return None
 
 
@@ -412,9 +414,13 @@ def _transaction_references(transactions: list[dict], entry_reference: str) -> l
         if acct_svcr_ref and own_count[acct_svcr_ref] == 1:
             references.append(_payment_reference(acct_svcr_ref))
         elif e2e and e2e_count[e2e] == 1:
-            references.append(_payment_reference(f"{entry_reference}/{e2e}"))
+            references.append(_payment_reference(f"{entry_reference}/e2e:{e2e}"))
         else:
-            references.append(_payment_reference(f"{entry_reference}/{index}"))
+            references.append(_payment_reference(f"{entry_reference}/n:{index}"))
+    if len(set(references)) < len(references):
+        # A bank's own reference can still repeat one built here: then every transaction is named by its
+        # position alone (unique within the entry), never two payments under one id.
+        references = [_payment_reference(f"{entry_reference}/n:{index}") for index in range(1, len(refs) + 1)]
     return references
 
 

@@ -107,7 +107,7 @@ def test_a_batch_booking_credits_each_of_its_three_employers_with_its_own_amount
     assert [summary(c) for c in result.credits] == [
         ("970436-FT25232A01", "DN0001", 1_000_000, None),
         ("970436-FT25232A02", "DN0002", 1_500_000, None),
-        ("970436-FT25232ENTRY/PAYROLL-0815", "DN0003", 2_000_000, None),
+        ("970436-FT25232ENTRY/e2e:PAYROLL-0815", "DN0003", 2_000_000, None),
     ]
     assert {c.value_date for c in result.credits} == {date(2025, 8, 19)} and result.refused == []
 
@@ -260,8 +260,8 @@ def test_the_same_document_delivered_twice_yields_the_same_payment_ids():
     first, second = parse(document), parse(document)
     assert [c.payment_id for c in first.credits] == [c.payment_id for c in second.credits]
     # no reference of their own: the entry's reference and their position, one id each
-    assert [c.payment_id for c in first.credits] == ["970436-FT25232ENTRY/1", "970436-FT25232ENTRY/2",
-                                                     "970436-FT25232ENTRY/3"]
+    assert [c.payment_id for c in first.credits] == ["970436-FT25232ENTRY/n:1", "970436-FT25232ENTRY/n:2",
+                                                     "970436-FT25232ENTRY/n:3"]
 
 
 def test_a_reference_repeated_inside_a_batch_is_not_used_twice():
@@ -269,7 +269,28 @@ def test_a_reference_repeated_inside_a_batch_is_not_used_twice():
                                                 unstructured="BHXH DN0001"),
                                              Tx("1000000", acct_svcr_ref="SAME", end_to_end="E2",
                                                 unstructured="BHXH DN0002")])))
-    assert [c.payment_id for c in result.credits] == ["970436-FT25232ENTRY/E1", "970436-FT25232ENTRY/E2"]
+    assert [c.payment_id for c in result.credits] == ["970436-FT25232ENTRY/e2e:E1", "970436-FT25232ENTRY/e2e:E2"]
+
+
+def test_an_end_to_end_id_that_looks_like_a_position_never_gives_two_transactions_one_payment_id():
+    # Before, "/2" named both the transaction whose EndToEndId is "2" and the second transaction without one.
+    result = parse(camt054(Entry("2000000", [Tx("1000000", end_to_end="2", unstructured="BHXH DN0001"),
+                                             Tx("1000000", unstructured="BHXH DN0001")])))
+    ids = [c.payment_id for c in result.credits]
+    assert len(set(ids)) == 2 and sum(c.amount for c in result.credits) == 2_000_000
+
+
+def test_a_bank_reference_equal_to_a_built_one_makes_every_transaction_named_by_its_position():
+    result = parse(camt054(Entry("2000000", [Tx("1000000", acct_svcr_ref="FT25232ENTRY/n:2", unstructured="BHXH DN0001"),
+                                             Tx("1000000", unstructured="BHXH DN0002")])))
+    assert [c.payment_id for c in result.credits] == ["970436-FT25232ENTRY/n:1", "970436-FT25232ENTRY/n:2"]
+
+
+def test_an_entry_above_the_largest_amount_an_event_can_carry_is_refused_alone():
+    result = parse(camt054(Entry("10000000000000000", [Tx(unstructured="BHXH DN0001")], acct_svcr_ref="HUGE"),
+                           Entry("700000", [Tx(unstructured="BHXH DN0002")], acct_svcr_ref="GOOD")))
+    assert [(r.reference, r.code) for r in result.refused] == [("HUGE", "amount_too_large")]
+    assert [(c.employer_code, c.amount) for c in result.credits] == [("DN0002", 700000)]
 
 
 def test_without_the_banks_entry_reference_the_notification_id_and_entry_ref_name_the_entry():
