@@ -65,6 +65,8 @@ class DeadLetters:
         except MessageSizeTooLargeError:
             # The record was near the size limit and our headers pushed it over: keep the reason and the
             # coordinates (the original stays readable at its offset until the source topic's retention).
-            headers.append(("dlq.value_omitted", b"too large with the dlq headers; read it at the source offset"))
+            # The sender's own headers go too: they alone can be what makes the record too large.
+            ours = [(k, v) for k, v in headers[len(message.headers):]]
+            ours.append(("dlq.value_omitted", b"too large with the dlq headers; read it at the source offset"))
             await self.producer.send_and_wait(dlq, None, key=message.key if len(message.key or b"") < 4096 else None,
-                                              headers=headers)
+                                              headers=ours)
