@@ -261,8 +261,10 @@ class Collection:
                     metrics.REMITTANCES.labels("duplicate_event").inc()
             named = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code}
             read_from_text = {c.employer_code for _, r in fresh for c in r.commands if c.must_be_known}
-            # Known before locking: locking creates the employer's row, which would make any code "known".
-            unknown = read_from_text - await repo.known_employers(conn, read_from_text)
+            # Known before locking: locking creates the employer's row, which would make any code "known". A
+            # code a trusted payment of this batch names (RemittanceReceived) is known by that payment.
+            trusted = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code and not c.must_be_known}
+            unknown = read_from_text - trusted - await repo.known_employers(conn, read_from_text)
             await repo.lock_employers(conn, named - unknown)  # first, and in code order: see lock_employers
             events = []
             for item, receipts in fresh:

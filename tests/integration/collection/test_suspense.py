@@ -14,7 +14,7 @@ from schemas.collection import CreditNotificationReceived
 from schemas.envelope import new_envelope
 from services.collection.http import OPENAPI
 from tests.conftest import OPERATOR_TOKEN
-from tests.integration.collection.conftest import BUSINESS_DATE, CollectionUnderTest, declaration
+from tests.integration.collection.conftest import BUSINESS_DATE, CollectionUnderTest, declaration, remittance
 from tests.integration.collection.test_remittances import CAMT054, declare_june_and_july, lines
 from tests.waiting import eventually_async
 
@@ -180,3 +180,13 @@ async def test_a_credit_for_an_employer_known_only_later_stays_one_receipt_in_su
     [row] = await collection.sql("SELECT count(*) AS n FROM collection.remittances")
     assert row["n"] == 1
     assert (await wait_for_suspense(collection, 1))[0]["id"] == held["id"]
+
+
+async def test_a_payment_naming_its_employer_is_recorded_to_it_even_beside_a_credit_that_reads_the_same_code(collection):
+    # A RemittanceReceived names its employer in a validated field: it is trusted, whatever else is in its batch
+    # (a camt.054 credit that reads the same, never-seen code from free text must not send it to suspense).
+    await collection.pay(notification(300_000, "FT25232SAMEBATCH", "BHXH DN0008 nop tien"),
+                         remittance("P-DN0008", 200_000, employer="DN0008"))
+    rows = await eventually_async(lambda: collection.sql("SELECT payment_id, employer_code FROM collection.remittances"),
+                                  30, until=lambda found: len(found) == 2, what="both payments recorded")
+    assert ("P-DN0008", "DN0008") in [(r["payment_id"], r["employer_code"]) for r in rows]
