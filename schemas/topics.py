@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from schemas import benefits, collection, payments
+from schemas import arrears, benefits, collection, payments
 from schemas.base import Message
 
 DAY_MS = 24 * 3600 * 1000
@@ -51,6 +51,10 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "How each employer payment was applied, per period and fund, with its value date.",
               "employer unit code", (collection.RemittanceAllocated,), ("collection",),
               ("arrears", "notifications")),
+    TopicSpec("arrears.events", "internal",
+              "Arrears: employers overdue, late-payment interest assessed and corrected, arrears cleared, suspected "
+              "evasion, and each worker's months left unpaid by their employer.",
+              "employer unit code", arrears.PUBLISHED, ("arrears",), ("notifications", "collection")),
     TopicSpec("benefits.awards", "in",
               "Benefit decision system: awarded, suspended, terminated, channel changed, deceased.",
               "beneficiary social insurance code",

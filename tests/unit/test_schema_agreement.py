@@ -77,6 +77,14 @@ VALID: dict[str, dict[str, Any]] = {
                                pay_from="2025-07-02", pay_until="2025-07-25"),
     "CashPaymentReported": dict(payment_id="P-2025-07-2", paying_office="VNPOST-HN-001", outcome="paid",
                                 paid_at="2025-07-03T10:00:00.123Z"),
+    "EmployerOverdue": dict(employer_code="DN0001", period="2025-07", due_date="2025-08-31",
+                            first_day_late="2025-09-01", unpaid_principal=2_150_000, as_of="2025-09-01"),
+    "ArrearsCleared": dict(employer_code="DN0001", period="2025-07", due_date="2025-08-31", paid_up_on="2025-09-10",
+                           days_late=9, as_of="2025-09-11"),
+    "EvasionSuspected": dict(employer_code="DN0001", period="2025-07", reason="unpaid_60_days", due_date="2025-08-31",
+                             unpaid_principal=2_150_000, under_declared_workers=0, as_of="2025-10-30"),
+    "WorkerContributionsUnpaid": dict(worker_code="0123456789", employer_code="DN0001", periods=["2025-07", "2025-08"],
+                                      as_of="2025-10-01"),
 }
 
 # ---- probes: values a kind of field must accept (first list) and refuse (second list) ------------------
@@ -195,6 +203,10 @@ PROBES: dict[str, tuple[list, list]] = {
                  {**CASH, "paying_office": "HN 1"}, {"kind": "cash"}, {}, "bank", None]),
     "assessment_lines": ([[], [{"fund": "health", "party": "employee", "amount": 1}] * 10],
                          [[{"fund": "health", "party": "employee", "amount": 1}] * 11, None, {}]),
+    "evasion_reason": _enum("unpaid_60_days", "under_declaration"),
+    "days_late": _integer(0, 100_000),
+    "worker_count": _integer(0, 10_000_000),
+    "periods": ([["2025-07"], ["2025-07"] * 1260], [[], ["2025-07"] * 1261, ["2025-7"], "2025-07", None]),
     "allocation_lines": ([[], [{"period": "2025-07", "fund": "health", "amount": 1}] * 10_000],
                          [[{"period": "2025-07", "fund": "health", "amount": 1}] * 10_001, None]),
 }
@@ -253,6 +265,15 @@ FIELDS: dict[str, dict[str, str]] = {
                                pay_from="date", pay_until="date"),
     "CashPaymentReported": dict(payment_id="identifier", paying_office="identifier", outcome="outcome",
                                 paid_at="timestamp?"),
+    "EmployerOverdue": dict(employer_code="employer_code", period="period", due_date="date", first_day_late="date",
+                            unpaid_principal="total_vnd", as_of="date"),
+    "ArrearsCleared": dict(employer_code="employer_code", period="period", due_date="date", paid_up_on="date",
+                           days_late="days_late", as_of="date"),
+    "EvasionSuspected": dict(employer_code="employer_code", period="period", reason="evasion_reason",
+                             due_date="date", unpaid_principal="total_vnd", under_declared_workers="worker_count",
+                             as_of="date"),
+    "WorkerContributionsUnpaid": {"worker_code": "insurance_code", "employer_code": "employer_code",
+                                  "periods": "periods", "periods.0": "period", "as_of": "date"},
 }
 
 

@@ -1,0 +1,80 @@
+"""Messages of the arrears service, published on the internal topic ``arrears.events`` (keyed by employer code).
+
+Status events (``EmployerOverdue``, ``ArrearsCleared``, ``EvasionSuspected``) and the workers' notice
+(``WorkerContributionsUnpaid``) are each emitted once per employer and period (per worker and month for the
+notice) by the daily run; interest events (``InterestAssessed``, ``InterestCorrected``) per employer and run.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from schemas.base import Date, EmployerCode, InsuranceCode, Message, Period, TotalVnd, bounded_int
+
+# 1995-01 to 2099-12 is 1260 months: no list of months can be longer.
+MAX_MONTHS = 1260
+# Workers of one employer and period flagged for an under-declared salary (the largest employers have ~100,000).
+MAX_WORKERS = 10_000_000
+
+
+class EmployerOverdue(Message):
+    """An employer fell behind for a period: principal still unpaid the day after its due date (sent once)."""
+
+    event_type = "EmployerOverdue"
+    employer_code: EmployerCode
+    period: Period
+    due_date: Date
+    first_day_late: Date = Field(description="The day after the due date: the first day interest can accrue")
+    unpaid_principal: Annotated[TotalVnd, Field(description="Principal of the period unpaid on first_day_late")]
+    as_of: Date = Field(description="Business date of the run that found it (Asia/Ho_Chi_Minh)")
+
+
+class ArrearsCleared(Message):
+    """An employer that was overdue for a period has paid its principal up (sent once per overdue period)."""
+
+    event_type = "ArrearsCleared"
+    employer_code: EmployerCode
+    period: Period
+    due_date: Date
+    paid_up_on: Date = Field(description="Value date of the payment that brought the unpaid principal to zero")
+    days_late: Annotated[bounded_int(0, 100_000), Field(
+        description="Days from first_day_late to paid_up_on (0: paid the day after the due date)")]
+    as_of: Date = Field(description="Business date of the run that found it (Asia/Ho_Chi_Minh)")
+
+
+class EvasionSuspected(Message):
+    """A suspicion of evasion (tron dong) for inspectors, once per employer, period and reason.
+
+    ``unpaid_60_days``: principal still unpaid 60 days after the due date (Law 41/2024 Art. 39);
+    ``under_declaration``: salaries declared below the regional minimum wage and not corrected by then.
+    """
+
+    event_type = "EvasionSuspected"
+    employer_code: EmployerCode
+    period: Period
+    reason: Literal["unpaid_60_days", "under_declaration"]
+    due_date: Date
+    unpaid_principal: Annotated[TotalVnd, Field(description="Principal of the period unpaid on as_of")]
+    under_declared_workers: Annotated[bounded_int(0, MAX_WORKERS), Field(
+        description="Workers whose latest declaration for the period is still below the floor")]
+    as_of: Date = Field(description="Business date of the run that found it (Asia/Ho_Chi_Minh)")
+
+
+class WorkerContributionsUnpaid(Message):
+    """A worker's employer owes contributions for these months (only the months newly unpaid since the last
+    notice for this worker and employer; each month is named once).
+
+    The worker keeps their rights; notifications tell them.
+    """
+
+    event_type = "WorkerContributionsUnpaid"
+    worker_code: Annotated[InsuranceCode, Field(description="The worker's social insurance (participant) code")]
+    employer_code: EmployerCode
+    periods: Annotated[list[Period], Field(min_length=1, max_length=MAX_MONTHS,
+                                           description="Months newly found unpaid, YYYY-MM, oldest first")]
+    as_of: Date = Field(description="Business date of the run that found them (Asia/Ho_Chi_Minh)")
+
+
+# Every message published on arrears.events (the topic catalogue reads this tuple); add new ones here.
+PUBLISHED: tuple[type[Message], ...] = (EmployerOverdue, ArrearsCleared, EvasionSuspected, WorkerContributionsUnpaid)
