@@ -26,7 +26,7 @@ def start_prometheus(settings: PlatformSettings) -> str:
     start_detached([binary, f"--config.file={CONFIG}", f"--storage.tsdb.path={root / 'data'}",
                     f"--web.listen-address=127.0.0.1:{port}"], root / "prometheus.log", _pidfile(settings))
     wait_until(lambda: port_open("127.0.0.1", port) or read_pid(_pidfile(settings)) is None, 30, "Prometheus")
-    return f"Prometheus on http://127.0.0.1:{port} (alerts: deploy/prometheus/alerts.yml)"
+    return f"Prometheus on http://127.0.0.1:{port} (alerts: deploy/prometheus/alerts.yml and rules/)"
 
 
 def stop_prometheus(settings: PlatformSettings) -> bool:
