@@ -1,0 +1,1 @@
+"""Pure rules of the payments service (no asyncio, asyncpg, faust or Kafka)."""
