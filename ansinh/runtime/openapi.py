@@ -274,7 +274,10 @@ def _answer(result: Any, status: int) -> Answer:
         headers = {}
         if result.filename:
             headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
-        return Answer(status, result.content_type, result.body.encode(), headers)
+        content_type = result.content_type
+        if content_type.startswith("text/") and "charset" not in content_type:
+            content_type += "; charset=utf-8"  # Vietnamese names in a CSV must not depend on the reader's guess
+        return Answer(status, content_type, result.body.encode(), headers)
     if isinstance(result, BaseModel):
         return Answer(status, "application/json", result.model_dump_json().encode())
     return _json(result, status)
@@ -354,8 +357,9 @@ def _view_class(faust, api: Api, methods: Mapping[str, Route]):
 
     async def handle(view, request, route: Route, **path_params):
         answer = await api.respond(route, request.headers, path_params, request.query, request.read)
-        return view.bytes(answer.body, content_type=answer.content_type, status=answer.status,
-                          headers=dict(answer.headers) or None)
+        # The type goes in the headers: aiohttp refuses a charset in its content_type argument.
+        return view.bytes(answer.body, status=answer.status,
+                          headers={"Content-Type": answer.content_type, **answer.headers})
 
     namespace = {}
     for method, route in methods.items():

@@ -129,7 +129,7 @@ async def test_every_view_answers_503_until_the_service_is_ready():
 async def test_a_text_answer_keeps_its_content_type():
     api, _ = _api()
     answer = await api.respond(api.routes[2], {}, {}, {}, None)
-    assert (answer.status, answer.content_type, answer.body) == (200, "text/csv", b"thing_id\n1\n")
+    assert (answer.status, answer.content_type, answer.body) == (200, "text/csv; charset=utf-8", b"thing_id\n1\n")
     assert answer.headers["Content-Disposition"] == 'attachment; filename="things.csv"'
 
 
@@ -153,3 +153,27 @@ def test_a_path_declared_twice_or_with_mismatched_params_is_refused_at_declarati
         api.get("/things/{thing_id}", summary="again", params=ThingPath)(lambda call: None)
     with pytest.raises(ValueError, match="params model"):
         api.get("/other/{other_id}", summary="x", params=ThingPath)(lambda call: None)
+
+
+async def test_mounted_on_a_faust_app_the_views_answer_over_http(tmp_path):
+    import faust
+    from aiohttp.test_utils import TestClient, TestServer
+
+    app = faust.App("openapi-mount", web_enabled=True, datadir=str(tmp_path))
+    api, _ = _api()
+    api.mount(app)
+    client = TestClient(TestServer(app.web.web_app))
+    await client.start_server()
+    try:
+        answer = await client.get("/things/7?days=3", headers={"Authorization": f"Bearer {READER.token}"})
+        assert (answer.status, await answer.json()) == (200, {"thing_id": "7", "days": 3, "seen_by": "ana"})
+        answer = await client.post("/things/7/name", data=b'{"name": "n"}',
+                                   headers={"Authorization": f"Bearer {WRITER.token}"})
+        assert (answer.status, (await answer.json())["seen_by"]) == (200, "n")
+        answer = await client.get("/things.csv")
+        assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert (await client.delete("/things/7")).status == 405
+        document = await (await client.get("/openapi.json")).json()
+        assert document == json.loads(json.dumps(api.document()))
+    finally:
+        await client.close()
