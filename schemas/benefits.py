@@ -13,6 +13,7 @@ Phone = ascii_code(r"\+84[0-9]{9,10}", 13, "E.164, +84...")
 _EMAIL_PART = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
 Email = text(254, pattern=rf"{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}")
 AppToken = text(4096)
+HourMinute = ascii_code("(?:[01][0-9]|2[0-3]):[0-5][0-9]", 5, "Local time HH:MM, 24-hour clock")
 Reason = text(200)
 
 BenefitType = Literal["old_age_pension", "survivor_allowance", "accident_disease_allowance",
@@ -78,6 +79,14 @@ class BeneficiaryDeceased(Message):
     date_of_death: Date
 
 
+class QuietHours(Part):
+    """Local times (Asia/Ho_Chi_Minh) between which no SMS is sent; ``start`` after ``end`` spans midnight
+    (22:00-07:00). Equal times mean no quiet hours."""
+
+    start: HourMinute
+    end: HourMinute
+
+
 class ContactDetailsChanged(Message):
     """How a participant wants to be told: channels, addresses and language."""
 
@@ -88,3 +97,5 @@ class ContactDetailsChanged(Message):
     app_token: AppToken | None = None
     language: Literal["vi", "en"] = "vi"
     channels: Annotated[list[Literal["email", "sms", "push"]], Field(max_length=3)] = Field(default_factory=list)
+    # Optional (added after v1 was released, so v1 producers that omit it stay valid): no quiet hours when absent.
+    sms_quiet_hours: QuietHours | None = None

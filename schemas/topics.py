@@ -60,7 +60,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "beneficiary social insurance code",
               (benefits.BenefitAwarded, benefits.BenefitSuspended, benefits.BenefitTerminated,
                benefits.PaymentChannelChanged, benefits.BeneficiaryDeceased),
-              ("benefit decision system",), ("payments",)),
+              ("benefit decision system",), ("payments", "notifications")),
     TopicSpec("participants.contacts", "in",
               "Participant registry and app: phone, e-mail, app token, language and channel preferences.",
               "participant social insurance code", (benefits.ContactDetailsChanged,),
