@@ -26,7 +26,8 @@ class EmployerOverdue(Message):
     period: Period
     due_date: Date
     first_day_late: Date = Field(description="The day after the due date: the first day interest can accrue")
-    unpaid_principal: Annotated[TotalVnd, Field(description="Principal of the period unpaid on first_day_late")]
+    unpaid_principal: Annotated[TotalVnd, Field(
+        description="Principal of the period unpaid on as_of (payments with a value date up to as_of)")]
     as_of: Date = Field(description="Business date of the run that found it (Asia/Ho_Chi_Minh)")
 
 
@@ -39,7 +40,8 @@ class ArrearsCleared(Message):
     due_date: Date
     paid_up_on: Date = Field(description="Value date of the payment that brought the unpaid principal to zero")
     days_late: Annotated[bounded_int(0, 100_000), Field(
-        description="Days from first_day_late to paid_up_on (0: paid the day after the due date)")]
+        description="Days from the due date to paid_up_on (1: paid the day after the due date; 0: a backdated "
+                    "payment showed it was paid on time after all)")]
     as_of: Date = Field(description="Business date of the run that found it (Asia/Ho_Chi_Minh)")
 
 
