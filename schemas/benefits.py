@@ -79,6 +79,15 @@ class BeneficiaryDeceased(Message):
     date_of_death: Date
 
 
+class BenefitResumed(Message):
+    """A suspended award is paid again from ``from_period`` (a terminated award is never resumed)."""
+
+    event_type = "BenefitResumed"
+    award_id: Identifier
+    from_period: Period
+    reason: Reason
+
+
 class QuietHours(Part):
     """Local times (Asia/Ho_Chi_Minh) between which no SMS is sent; ``start`` after ``end`` spans midnight
     (22:00-07:00). Equal times mean no quiet hours."""

@@ -81,3 +81,48 @@ class CashPaymentReported(Message):
     paying_office: Identifier
     outcome: Literal["paid", "unclaimed"]
     paid_at: Timestamp | None = None
+
+
+# ---- payments.events (internal; keyed by beneficiary social insurance code, run events by period) ----
+PrincipalName = text(100, description="The operator (token principal) who acted")
+RunCount = bounded_int(0, 100_000_000, "Number of payments")
+
+
+class PaymentRunPrepared(Message):
+    """A payment run prepared for a period: nothing is sent until a second operator approves it."""
+
+    event_type = "PaymentRunPrepared"
+    period: Period
+    payments: RunCount
+    total_amount: TotalVnd
+    prepared_by: PrincipalName
+
+
+class PaymentRunApproved(Message):
+    """A prepared run approved by an operator other than its preparers; its orders are being sent."""
+
+    event_type = "PaymentRunApproved"
+    period: Period
+    payments: RunCount
+    total_amount: TotalVnd
+    approved_by: PrincipalName
+    requested_execution_date: Date
+
+
+class PaymentSent(Message):
+    """One payment's order has gone out (bank transfer or cash at a paying office); never the account number."""
+
+    event_type = "PaymentSent"
+    payment_id: Identifier
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    period: Period
+    amount: PositiveVnd
+    channel: Literal["bank", "cash"]
+    bank_bin: BankBin | None = None
+    paying_office: Identifier | None = None
+    attempt: bounded_int(1, 99, "1 for the first order, then one more per retry")
+
+
+# What payments publishes on payments.events (the bank side appends its events here).
+EVENTS: tuple[type[Message], ...] = (PaymentRunPrepared, PaymentRunApproved, PaymentSent)

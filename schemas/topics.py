@@ -59,7 +59,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "Benefit decision system: awarded, suspended, terminated, channel changed, deceased.",
               "beneficiary social insurance code",
               (benefits.BenefitAwarded, benefits.BenefitSuspended, benefits.BenefitTerminated,
-               benefits.PaymentChannelChanged, benefits.BeneficiaryDeceased),
+               benefits.PaymentChannelChanged, benefits.BeneficiaryDeceased, benefits.BenefitResumed),
               ("benefit decision system",), ("payments", "notifications")),
     TopicSpec("participants.contacts", "in",
               "Participant registry and app: phone, e-mail, app token, language and channel preferences.",
@@ -76,6 +76,11 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "paying office", (payments.CashPaymentOrdered,), ("payments",), ("Vietnam Post",)),
     TopicSpec("payments.cash-status", "in", "From paying offices: paid or unclaimed.", "paying office",
               (payments.CashPaymentReported,), ("Vietnam Post",), ("payments",)),
+    TopicSpec("payments.events", "internal",
+              "Payments: runs prepared and approved, each payment sent and what became of it (settled, rejected, "
+              "rerouted to cash, returned, collected), suspensions for non-collection, fraud flags.",
+              "beneficiary social insurance code (the period for run events)", payments.EVENTS, ("payments",),
+              ("notifications",)),
 )
 
 BY_NAME = {spec.name: spec for spec in CATALOGUE}
