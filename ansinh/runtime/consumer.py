@@ -108,7 +108,7 @@ class BatchConsumer:
         await self.dead_letters.route(raw, reason, type(exc).__name__, "decode")
         if self.on_undecodable:
             try:
-                self.on_undecodable(exc if isinstance(exc, DecodeError) else DecodeError(reason))
+                self.on_undecodable(exc if isinstance(exc, DecodeError) else DecodeError(reason, "decoder_failed"))
             except Exception as callback_error:  # noqa: BLE001 - a metric callback must not stop the consumer
                 log.warning("on_undecodable of %s failed: %s", self.topic, error_name(callback_error))
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError, create_model
 
 from ansinh.runtime.dlq import RawMessage
 from ansinh.runtime.errors import DecodeError
+from ansinh.runtime.kafka_records import not_utf8
 from schemas.base import Message
 from schemas.envelope import Envelope, EnvelopeHead
 
@@ -57,6 +58,7 @@ class Decoder:
 
     def decode(self, raw: RawMessage) -> Incoming:
         """Raise ``DecodeError`` with an actionable reason for anything but a valid, known message."""
+        _check_headers(raw.headers)
         if self.only is not None and raw.value is not None:
             # One strict pass for the common case: a topic carrying a single message type.
             try:
@@ -69,24 +71,33 @@ class Decoder:
 
     def _decode_carefully(self, raw: RawMessage) -> Incoming:
         if raw.value is None:
-            raise DecodeError("empty message (tombstone): expected a JSON envelope")
+            raise DecodeError("empty message (tombstone): expected a JSON envelope", "invalid_envelope")
         try:
             head = EnvelopeHead.model_validate_json(raw.value)
         except ValidationError as exc:
             if any(e["type"] == "json_invalid" for e in exc.errors()):
-                raise DecodeError(f"malformed JSON: {exc.errors()[0]['msg']}") from exc
-            raise DecodeError(f"not an envelope: {describe(exc)}") from exc
+                raise DecodeError(f"malformed JSON: {exc.errors()[0]['msg']}", "malformed_json") from exc
+            raise DecodeError(f"not an envelope: {describe(exc)}", "invalid_envelope") from exc
         model = self.models.get((head.type, head.schema_version))
         if model is None:
             known = ", ".join(f"{t} v{v}" for t, v in sorted(self.models))
             named = repr(head.type) if _NAME.fullmatch(head.type) else "(not a type name)"
             raise DecodeError(f"unknown message type {named} v{head.schema_version} on this topic; "
-                              f"expected one of: {known}")
+                              f"expected one of: {known}", "unknown_type")
         try:
             envelope = _typed_envelope(model).model_validate_json(raw.value)
         except ValidationError as exc:
-            raise DecodeError(f"invalid {head.type}: {describe(exc)}") from exc
+            raise DecodeError(f"invalid {head.type}: {describe(exc)}", "invalid_fields") from exc
         return Incoming(raw, envelope, envelope.payload)
+
+
+def _check_headers(headers) -> None:
+    """A header key that is not UTF-8 (delivered with lone surrogates by ``ansinh.runtime.kafka_records``)
+    is refused: no consumer of ours could read it, and a replay could not write it back as it was."""
+    for position, (key, _) in enumerate(headers):
+        if not_utf8(key):
+            raise DecodeError(f"header key is not UTF-8 (header {position + 1} of {len(headers)})",
+                              "invalid_header")
 
 
 _TYPED: dict[type, type[Envelope]] = {}

@@ -2,8 +2,9 @@
 
 Headers: ``dlq.reason`` (what is wrong, never a value of the message), ``dlq.error_class``, ``dlq.stage``
 (decode, prepare, transaction), ``dlq.source_topic``, ``dlq.source_partition``, ``dlq.source_offset``,
-``dlq.service``, ``dlq.failed_at``. The write is retried (one policy, ``ansinh.runtime.retry``) until the
-broker acknowledges it, and only then may the source offset move on.
+``dlq.service``, ``dlq.failed_at``, after the sender's own headers (a key that is not UTF-8 escaped).
+The write is retried (one policy, ``ansinh.runtime.retry``) until the broker acknowledges it, and only
+then may the source offset move on.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
+from ansinh.runtime.kafka_records import printable_key
 from ansinh.runtime.metrics import CONSUMED, DLQ_MESSAGES
 from ansinh.runtime.retry import retry_transient
 
@@ -40,7 +42,9 @@ class DeadLetters:
 
     async def route(self, message: RawMessage, reason: str, error_class: str, stage: str = "transaction") -> None:
         """Publish to the DLQ and wait for the broker's acknowledgement before the offset may move on."""
-        headers = list(message.headers) + [
+        # The sender's headers as they came, except a key that is not UTF-8: a producer cannot write it,
+        # so it is written with \xNN escapes (``kafka_records.printable_key``).
+        headers = [(printable_key(k), v) for k, v in message.headers] + [
             ("dlq.reason", reason[:MAX_REASON].encode()),
             ("dlq.error_class", error_class.encode()),
             ("dlq.stage", stage.encode()),

@@ -33,7 +33,13 @@ class PermanentError(Exception):
 
 
 class DecodeError(PermanentError):
-    """The bytes are not a valid envelope or payload for this topic."""
+    """The bytes are not a valid envelope or payload for this topic. ``code`` says which check refused them
+    (a metric label: ``malformed_json``, ``invalid_envelope``, ``unknown_type``, ``invalid_fields``,
+    ``invalid_header``, ``decoder_failed``), set where it is raised: never parse it out of the text."""
+
+    def __init__(self, reason: str, code: str):
+        super().__init__(reason)
+        self.code = code
 
 
 # SQLSTATE classes (first two characters), see https://www.postgresql.org/docs/current/errcodes-appendix.html

@@ -28,7 +28,7 @@ from ansinh.runtime.database import connect, create_pool, prepare_schema
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.lag import lag_of
-from ansinh.runtime import health, probes
+from ansinh.runtime import health, kafka_records, probes
 from ansinh.runtime.metrics import CONSUMER_LAG
 from ansinh.runtime.outbox import Flushed, OutboxRelay, new_producer
 from ansinh.runtime.prune import Pruner, retention
@@ -43,6 +43,7 @@ class ServiceRuntime(mode.Service):
 
     def __init__(self, settings: ServiceSettings, **kwargs):
         super().__init__(**kwargs)
+        kafka_records.install()  # before any consumer fetches: a header key must not stop a partition
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -128,8 +129,11 @@ class _LazyDeadLetters(DeadLetters):
 
 
 def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
+    datadir = settings.faust_dir / settings.app_id  # not ``<app id>-data`` in the current directory
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
+        datadir=str(datadir),
         broker=f"kafka://{settings.kafka_bootstrap}",
         web_host=settings.web_host,
         web_bind=settings.web_host,  # faust binds to web_bind (default 0.0.0.0); web_host only names the URL

@@ -7,6 +7,7 @@ starts; anywhere else set ``ANSINH_DB_PASSWORD`` (or ``ANSINH_DB_URL``) for each
 """
 from __future__ import annotations
 
+import tempfile
 from typing import Literal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit, quote
@@ -125,6 +126,9 @@ class ServiceSettings(BrokerSettings):
     # topic's retention plus the DLQ's, plus a margin. A shorter value is refused at start-up.
     inbox_retention_days: float | None = None
     prune_interval_s: float = 600  # seconds between pruning rounds
+    # Where faust keeps its data folder (``<faust_dir>/<app id>``; it holds no tables of ours): a temporary
+    # directory by default, so no ``<app id>-data`` folder is left in the current directory.
+    faust_dir: Path = Path(tempfile.gettempdir()) / "ansinh-faust"
     # The server ends a relay session silent this long, freeing the relay lock of a frozen or cut-off relay
     # (a Kafka send taking longer costs a re-sent batch, not order).
     relay_session_timeout_s: float = 120

@@ -7,7 +7,6 @@ import logging
 import faust
 
 from ansinh.runtime import auth
-from ansinh.runtime.errors import DecodeError
 from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
 from services.collection import http, metrics
 from services.collection.domain.law import load_law
@@ -15,15 +14,6 @@ from services.collection.handlers import Collection
 from services.collection.settings import CollectionSettings
 
 log = logging.getLogger("services.collection")
-
-
-def _reason_code(error: DecodeError) -> str:
-    text = str(error)
-    for prefix, code in (("malformed JSON", "malformed_json"), ("unknown message type", "unknown_type"),
-                         ("invalid SalaryDeclared", "invalid_fields")):
-        if text.startswith(prefix):
-            return code
-    return "invalid_envelope"
 
 
 def create(settings: CollectionSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
@@ -34,7 +24,7 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
     # 20 million a month: a bulk topic (see ansinh/bulk.py).
     consume(app, runtime, "collection.declarations", handlers.apply_declarations, bulk=True,
             prepare=handlers.prepare_declarations,
-            on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(_reason_code(e)).inc())
+            on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(e.code).inc())
     consume(app, runtime, "collection.remittances", handlers.handle_remittances)
     _routes(app, runtime, handlers)
 
