@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas.base import Date, EmployerCode, InsuranceCode, Message, Period, TotalVnd, bounded_int
+from schemas.base import (Date, EmployerCode, Identifier, InsuranceCode, Message, Part, Period, SignedVnd,
+                          TotalVnd, bounded_int)
 
 # 1995-01 to 2099-12 is 1260 months: no list of months can be longer.
 MAX_MONTHS = 1260
@@ -78,5 +79,46 @@ class WorkerContributionsUnpaid(Message):
     as_of: Date = Field(description="Business date of the run that found them (Asia/Ho_Chi_Minh)")
 
 
+# Interest lines of one event: periods x rule segments of one employer (1260 months x a few rules at most).
+MAX_INTEREST_LINES = 10_000
+
+
+class InterestLine(Part):
+    """Interest of one period under one rule segment (all funds of the period together)."""
+
+    period: Period
+    rule: Annotated[Identifier, Field(description="Id of the interest rule in arrears' law tables, e.g. law41-art40")]
+    from_day: Date = Field(description="First day of the segment")
+    to_day: Date = Field(description="Last day of the segment (inclusive)")
+    amount: SignedVnd
+
+
+class InterestAssessed(Message):
+    """Late-payment interest charged by one accrual run for days not charged before (one per employer and run).
+
+    Each day is charged on the principal unpaid at the end of that day, under the rule in force that day,
+    rounded half up to the dong per day (docs/arrears.md#rules). Line amounts are positive.
+    """
+
+    event_type = "InterestAssessed"
+    employer_code: EmployerCode
+    business_date: Date = Field(description="Business date of the run (Asia/Ho_Chi_Minh); days up to it are charged")
+    amount: Annotated[TotalVnd, Field(description="Sum of the lines")]
+    lines: Annotated[list[InterestLine], Field(min_length=1, max_length=MAX_INTEREST_LINES)]
+
+
+class InterestCorrected(Message):
+    """Interest of days already charged, recomputed because a payment arrived backdated or a period was
+    revised: ``amount`` (signed) is new minus previously charged, per period and rule in ``lines``. After it
+    the employer's interest is exactly what it would have been had the change been known in time."""
+
+    event_type = "InterestCorrected"
+    employer_code: EmployerCode
+    business_date: Date = Field(description="Business date of the run that found the change")
+    amount: Annotated[SignedVnd, Field(description="Sum of the lines: negative when interest is given back")]
+    lines: Annotated[list[InterestLine], Field(min_length=1, max_length=MAX_INTEREST_LINES)]
+
+
 # Every message published on arrears.events (the topic catalogue reads this tuple); add new ones here.
-PUBLISHED: tuple[type[Message], ...] = (EmployerOverdue, ArrearsCleared, EvasionSuspected, WorkerContributionsUnpaid)
+PUBLISHED: tuple[type[Message], ...] = (EmployerOverdue, ArrearsCleared, EvasionSuspected, WorkerContributionsUnpaid,
+                                        InterestAssessed, InterestCorrected)
