@@ -13,9 +13,9 @@ from services.notifications.domain.delivery import QuietHours, RetryPolicy, pars
 class DeliverySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANSINH_", extra="ignore")
 
-    # E-mail: an SMTP relay (the agency's MTA). STARTTLS when the server offers it unless smtp_tls says
-    # "none"; "implicit" for port 465.
-    smtp_host: str = "127.0.0.1"
+    # E-mail: an SMTP relay (the agency's MTA); empty host: e-mail is not sent (its rows wait, counted in the
+    # queue depth). smtp_tls: none, starttls, or implicit (port 465).
+    smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
@@ -59,6 +59,12 @@ class DeliverySettings(BaseSettings):
     def _quiet_hours(cls, value: str) -> str:
         parse_quiet_hours(value)
         return value
+
+    @property
+    def configured_channels(self) -> list[str]:
+        """Channels with somewhere to send to."""
+        return [c for c, where in (("email", self.smtp_host), ("sms", self.gateway_sms_url),
+                                   ("push", self.gateway_push_url)) if where]
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -41,7 +41,7 @@ async def open_channel(channel):
 
 
 async def test_an_email_arrives_with_utf8_headers_a_message_id_and_the_vietnamese_body(sink):
-    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_port=sink.port, mail_from="BHXH <tb@bhxh.test>")))
+    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_host="127.0.0.1", smtp_port=sink.port, mail_from="BHXH <tb@bhxh.test>")))
     try:
         [outcome] = await smtp.send([message("email", "nguyen.van.a@example.test")])
     finally:
@@ -58,7 +58,7 @@ async def test_an_email_arrives_with_utf8_headers_a_message_id_and_the_vietnames
 
 
 async def test_one_smtp_session_carries_many_messages(sink):
-    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_port=sink.port, smtp_connections=2)))
+    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_connections=2)))
     try:
         outcomes = await smtp.send([message("email", f"p{i}@example.test", i) for i in range(20)])
     finally:
@@ -69,7 +69,7 @@ async def test_one_smtp_session_carries_many_messages(sink):
 
 async def test_a_refused_mailbox_is_permanent_and_a_busy_server_transient(sink):
     sink.refuse("gone@example.test", 550)
-    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_port=sink.port, smtp_connections=1)))
+    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_connections=1)))
     try:
         [refused] = await smtp.send([message("email", "gone@example.test")])
         sink.answer_busy(1)
@@ -83,7 +83,7 @@ async def test_a_refused_mailbox_is_permanent_and_a_busy_server_transient(sink):
 
 
 async def test_an_smtp_server_that_is_not_there_is_transient():
-    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_port=free_port(), smtp_timeout_s=2)))
+    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_s=2)))
     try:
         [outcome] = await smtp.send([message("email", "a@example.test")])
     finally:

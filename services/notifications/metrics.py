@@ -1,0 +1,23 @@
+"""Notifications' Prometheus metrics, each declared once here."""
+from prometheus_client import Counter, Gauge, Histogram
+
+# --- Delivery (services/notifications/delivery) ---
+# Messages the SMTP server or the gateway accepted, by channel and message type.
+SENT = Counter("notifications_sent_total", "Notifications sent", ["channel", "type"])
+# Messages given up, kept for an operator to replay: reason permanent (refused) or exhausted (N transient).
+FAILED = Counter("notifications_failed_total", "Notifications failed", ["channel", "type", "reason"])
+# Send attempts, by outcome: sent, transient (tried again later), permanent.
+ATTEMPTS = Counter("notifications_delivery_attempts_total", "Delivery attempts, by outcome", ["channel", "outcome"])
+# Seconds from the triggering event (its occurred_at) to the channel's acceptance.
+LATENCY = Histogram("notifications_delivery_latency_seconds", "Seconds from the triggering event to sent",
+                    ["channel"], buckets=(0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400))
+# Notifications by delivery state (pending: the queue depth; failed and uncertain wait for an operator).
+IN_STATE = Gauge("notifications_in_state", "Notifications by delivery state", ["channel", "state"])
+# SMS held back to the end of the participant's quiet hours.
+DEFERRED = Counter("notifications_deferred_quiet_hours_total", "Sends deferred by quiet hours", ["channel"])
+# Rows found `sending` after a crash, by what they became (pending: resent, gateway dedupes; uncertain).
+RECOVERED = Counter("notifications_recovered_total", "Interrupted sends recovered at start", ["channel", "state"])
+# Failed or uncertain notifications an operator sent again.
+REPLAYED = Counter("notifications_replayed_total", "Notifications replayed by an operator", ["channel"])
+# 1 while this process holds the dispatcher lock (one dispatcher sends per schema).
+DISPATCHER_ACTIVE = Gauge("notifications_dispatcher_active", "1 while this process is the sending dispatcher")
