@@ -5,13 +5,17 @@ import faust
 
 from ansinh.runtime.parking import skeleton
 from ansinh.runtime.service import ServiceRuntime, run_worker
+from services.notifications.delivery import wiring as delivery
 from services.notifications.settings import NotificationsSettings
 
 INPUTS = ('participants.contacts', 'collection.assessments', 'collection.allocations')
 
 
 def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
-    return skeleton(settings or NotificationsSettings(), INPUTS)
+    settings = settings or NotificationsSettings()
+    app, runtime = skeleton(settings, INPUTS)
+    delivery.attach(app, runtime, settings)  # the dispatcher: sends pending notifications
+    return app, runtime
 
 
 def main() -> None:
