@@ -1,7 +1,9 @@
 """Messages between the payment service, banks and Vietnam Post paying offices."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from schemas.base import (DOCUMENT_CONTROL, AccountNumber, BankBin, CitizenId, Date, EndToEndId, Identifier,
                           InsuranceCode, Message, Name, Period, PositiveVnd, Timestamp, TotalVnd, ascii_code,
@@ -126,3 +128,119 @@ class PaymentSent(Message):
 
 # What payments publishes on payments.events (the bank side appends its events here).
 EVENTS: tuple[type[Message], ...] = (PaymentRunPrepared, PaymentRunApproved, PaymentSent)
+
+
+# ---- bank side: what became of each payment (payments.events), and pain.002 documents in ----------------
+StatusChannel = Literal["bank", "cash"]
+Signal = Literal["shared_account", "deceased_beneficiary", "dormant_cash_collected", "account_changed_before_large"]
+UnclaimedPeriods = Annotated[list[Period], Field(min_length=1, max_length=24)]
+
+
+class BankStatusReportReceived(Message):
+    """A bank's ISO 20022 pain.002 status report, the XML document itself (group or transaction level)."""
+
+    event_type = "BankStatusReportReceived"
+    bank_bin: BankBin
+    document: text(950_000, forbidden=DOCUMENT_CONTROL, description="pain.002 XML (.03, .12 or .14)")
+
+
+class PaymentSettled(Message):
+    """The beneficiary's bank credited the transfer (pain.002 ACSC)."""
+
+    event_type = "PaymentSettled"
+    payment_id: Identifier
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    period: Period
+    amount: PositiveVnd
+    channel: StatusChannel
+    bank_bin: BankBin
+    attempt: bounded_int(1, 99)
+
+
+class PaymentRejected(Message):
+    """A bank rejected the transfer; ``next_step`` says what follows (retry, cash, return to the fund)."""
+
+    event_type = "PaymentRejected"
+    payment_id: Identifier
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    period: Period
+    amount: PositiveVnd
+    channel: StatusChannel
+    bank_bin: BankBin
+    attempt: bounded_int(1, 99)
+    reason_code: ReasonCode | None = None
+    next_step: Literal["retry", "reroute", "return"]
+
+
+class PaymentReroutedToCash(Message):
+    """The account could not take the transfer (AC01, AC04, AC06, BE01): the same payment is paid in cash."""
+
+    event_type = "PaymentReroutedToCash"
+    payment_id: Identifier
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    period: Period
+    amount: PositiveVnd
+    channel: Literal["cash"]
+    paying_office: Identifier
+    reason_code: ReasonCode
+    pay_from: Date
+    pay_until: Date
+
+
+class PaymentReturned(Message):
+    """The payment could not be made (retries used up, no paying office): its money stays with the fund."""
+
+    event_type = "PaymentReturned"
+    payment_id: Identifier
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    period: Period
+    amount: PositiveVnd
+    channel: StatusChannel
+    reason_code: ReasonCode | None = None
+    attempts: bounded_int(1, 99)
+
+
+class CashPaymentCollected(Message):
+    """The beneficiary took the cash at the paying office."""
+
+    event_type = "CashPaymentCollected"
+    payment_id: Identifier
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    period: Period
+    amount: PositiveVnd
+    channel: Literal["cash"]
+    paying_office: Identifier
+    paid_at: Timestamp | None = None
+
+
+class PaymentsSuspendedForNonCollection(Message):
+    """Cash left unclaimed 6 months in a row: the beneficiary's monthly payments are suspended (Law 58/2014
+    Art. 64, carried into the 2024 law) until they come forward."""
+
+    event_type = "PaymentsSuspendedForNonCollection"
+    beneficiary_code: InsuranceCode
+    award_id: Identifier
+    from_period: Period
+    unclaimed_periods: UnclaimedPeriods
+
+
+class PaymentFlagged(Message):
+    """A fraud signal for an operator to review (never the account number)."""
+
+    event_type = "PaymentFlagged"
+    signal: Signal
+    beneficiary_code: InsuranceCode
+    payment_id: Identifier | None = None
+    award_id: Identifier | None = None
+    period: Period | None = None
+    amount: PositiveVnd | None = None
+    detail: text(300)
+
+
+EVENTS = EVENTS + (PaymentSettled, PaymentRejected, PaymentReroutedToCash, PaymentReturned, CashPaymentCollected,
+                   PaymentsSuspendedForNonCollection, PaymentFlagged)

@@ -71,7 +71,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "bank BIN", (payments.PaymentOrderIssued, payments.PaymentBatchIssued), ("payments",),
               ("banks",), config={"retention.ms": str(30 * DAY_MS), "max.message.bytes": "1048588"}),
     TopicSpec("payments.bank-status", "in", "From banks: pain.002 status per payment order.", "bank BIN",
-              (payments.BankPaymentStatusReported,), ("banks",), ("payments",)),
+              (payments.BankPaymentStatusReported, payments.BankStatusReportReceived), ("banks",), ("payments",)),
     TopicSpec("payments.cash-orders", "out", "To Vietnam Post paying offices: cash payment orders.",
               "paying office", (payments.CashPaymentOrdered,), ("payments",), ("Vietnam Post",)),
     TopicSpec("payments.cash-status", "in", "From paying offices: paid or unclaimed.", "paying office",

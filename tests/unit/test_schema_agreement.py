@@ -92,6 +92,24 @@ VALID: dict[str, dict[str, Any]] = {
                              unpaid_principal=2_150_000, under_declared_workers=0, as_of="2025-10-30"),
     "WorkerContributionsUnpaid": dict(worker_code="0123456789", employer_code="DN0001", periods=["2025-07", "2025-08"],
                                       as_of="2025-10-01"),
+    # bank side of payments.events, and pain.002 documents on payments.bank-status
+    "BankStatusReportReceived": dict(bank_bin="970436", document="<Document/>"),
+    "PaymentSettled": dict(payment_id="PMT1", beneficiary_code="0123456789", award_id="AW-2025-1", period="2025-07", amount=5_500_000, channel="bank",
+                           bank_bin="970436", attempt=1),
+    "PaymentRejected": dict(payment_id="PMT1", beneficiary_code="0123456789", award_id="AW-2025-1", period="2025-07", amount=5_500_000, channel="bank",
+                            bank_bin="970436", attempt=1, reason_code="AM04", next_step="retry"),
+    "PaymentReroutedToCash": dict(payment_id="PMT1", beneficiary_code="0123456789", award_id="AW-2025-1", period="2025-07", amount=5_500_000, channel="cash",
+                                  paying_office="VNPOST-HN-001", reason_code="AC04", pay_from="2025-07-11",
+                                  pay_until="2025-07-25"),
+    "PaymentReturned": dict(payment_id="PMT1", beneficiary_code="0123456789", award_id="AW-2025-1", period="2025-07", amount=5_500_000, channel="bank",
+                            reason_code=None, attempts=3),
+    "CashPaymentCollected": dict(payment_id="PMT1", beneficiary_code="0123456789", award_id="AW-2025-1", period="2025-07", amount=5_500_000, channel="cash",
+                                 paying_office="VNPOST-HN-001", paid_at="2025-07-03T10:00:00+07:00"),
+    "PaymentsSuspendedForNonCollection": dict(beneficiary_code="0123456789", award_id="AW-2025-1",
+                                              from_period="2026-01", unclaimed_periods=["2025-07", "2025-08"]),
+    "PaymentFlagged": dict(signal="shared_account", beneficiary_code="0123456789", payment_id="PMT1",
+                           award_id="AW-2025-1", period="2025-07", amount=5_500_000,
+                           detail="one account receives payments for 4 beneficiaries"),
 }
 
 # ---- probes: values a kind of field must accept (first list) and refuse (second list) ------------------
@@ -222,6 +240,12 @@ PROBES: dict[str, tuple[list, list]] = {
     "periods": ([["2025-07"], ["2025-07"] * 1260], [[], ["2025-07"] * 1261, ["2025-7"], "2025-07", None]),
     "allocation_lines": ([[], [{"period": "2025-07", "fund": "health", "amount": 1}] * 10_000],
                          [[{"period": "2025-07", "fund": "health", "amount": 1}] * 10_001, None]),
+    "next_step": _enum("retry", "reroute", "return"),
+    "cash_only": (["cash"], ["bank", "CASH", "", None, 1]),
+    "iso_reason": _code(["AC04", "BE01"], ["ac04", "AC0", "AC044", "AC٠4"]),
+    "signal": _enum("shared_account", "dormant_cash_collected"),
+    "detail": _text(300),
+    "unclaimed_periods": ([["2025-07"], ["2025-07"] * 24], [[], ["2025-07"] * 25, ["2025-7"], "2025-07", None]),
 }
 
 # ---- where each probe goes: field path -> probe (paths into the event; "payload" is the message) ------
@@ -297,6 +321,24 @@ FIELDS: dict[str, dict[str, str]] = {
                              as_of="date"),
     "WorkerContributionsUnpaid": {"worker_code": "insurance_code", "employer_code": "employer_code",
                                   "periods": "periods", "periods.0": "period", "as_of": "date"},
+    "BankStatusReportReceived": dict(bank_bin="bank_bin", document="pain"),
+    "PaymentSettled": dict(payment_id="identifier", beneficiary_code="insurance_code", award_id="identifier", period="period", amount="positive_vnd",
+                           channel="pay_channel", bank_bin="bank_bin", attempt="attempt"),
+    "PaymentRejected": dict(payment_id="identifier", beneficiary_code="insurance_code", award_id="identifier", period="period", amount="positive_vnd",
+                            channel="pay_channel", bank_bin="bank_bin", attempt="attempt", reason_code="reason_code",
+                            next_step="next_step"),
+    "PaymentReroutedToCash": dict(payment_id="identifier", beneficiary_code="insurance_code", award_id="identifier", period="period", amount="positive_vnd",
+                                  channel="cash_only", paying_office="identifier", reason_code="iso_reason",
+                                  pay_from="date", pay_until="date"),
+    "PaymentReturned": dict(payment_id="identifier", beneficiary_code="insurance_code", award_id="identifier", period="period", amount="positive_vnd",
+                            channel="pay_channel", reason_code="reason_code", attempts="attempt"),
+    "CashPaymentCollected": dict(payment_id="identifier", beneficiary_code="insurance_code", award_id="identifier", period="period", amount="positive_vnd",
+                                 channel="cash_only", paying_office="identifier", paid_at="timestamp?"),
+    "PaymentsSuspendedForNonCollection": {"beneficiary_code": "insurance_code", "award_id": "identifier",
+                                          "from_period": "period", "unclaimed_periods": "unclaimed_periods",
+                                          "unclaimed_periods.0": "period"},
+    "PaymentFlagged": dict(signal="signal", beneficiary_code="insurance_code", payment_id="identifier?",
+                           award_id="identifier?", period="period?", amount="positive_vnd?", detail="detail"),
 }
 
 
