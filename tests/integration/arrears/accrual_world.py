@@ -1,0 +1,71 @@
+"""Helpers of the core arrears tests (accrual and ledger): the arrears schema migrated in the test's database,
+debts and payments written through the handlers' own repository functions, and the run's outbox decoded."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import asyncpg
+import pytest
+
+from ansinh.runtime.database import create_pool, prepare_schema
+from ansinh.runtime.decoding import Decoder
+from ansinh.runtime.dlq import RawMessage
+from schemas.topics import spec
+from services.arrears import repository as repo
+from services.arrears.domain.due import due_date
+from services.arrears.domain.law import load_law
+
+LAW = load_law()
+DECODER = Decoder(spec("arrears.events").messages)
+
+
+@pytest.fixture
+async def arrears_pool(isolated):
+    """A pool of the arrears role on the test's database, every arrears migration applied."""
+    settings = isolated.service("arrears")
+    await prepare_schema(settings)
+    pool = await create_pool(settings)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def month(period: str) -> date:
+    return date.fromisoformat(period + "-01")
+
+
+async def owe(conn, employer: str, period: str, fund: str, amount: int) -> None:
+    """Principal assessed (or adjusted, when negative) for a debt, as the assessments handler records it."""
+    async with conn.transaction():
+        await repo.share_ledger(conn)
+        await repo.add_principal(conn, [(employer, month(period), fund, due_date(LAW, month(period)), amount)])
+
+
+async def pay(conn, employer: str, period: str, fund: str, value_date: str, amount: int) -> None:
+    """A payment line with its value date, as the allocations handler records it."""
+    async with conn.transaction():
+        await repo.share_ledger(conn)
+        await repo.add_payments(conn, [(employer, month(period), fund, date.fromisoformat(value_date), amount)])
+
+
+async def events_after(conn, after_id: int = 0) -> list[dict]:
+    """Outbox events with id > ``after_id``, decoded with the consumers' decoder, as plain payload dicts
+    with their type (so a test compares with a literal)."""
+    rows = await conn.fetch("SELECT id, key, value FROM arrears.outbox WHERE id > $1 ORDER BY id", after_id)
+    found = []
+    for row in rows:
+        incoming = DECODER.decode(RawMessage("arrears.events", 0, row["id"], row["key"], row["value"]))
+        found.append({"type": incoming.envelope.type, **incoming.message.model_dump(mode="json")})
+    return found
+
+
+async def last_outbox_id(conn) -> int:
+    return await conn.fetchval("SELECT coalesce(max(id), 0) FROM arrears.outbox")
+
+
+async def debt(conn, employer: str, period: str, fund: str) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT * FROM arrears.debts WHERE employer_code = $1 AND period = $2 AND fund = $3",
+                              employer, month(period), fund)
+    return {**row, "interest_by_rule": json.loads(row["interest_by_rule"])}
