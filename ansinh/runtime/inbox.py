@@ -20,3 +20,9 @@ async def claim(conn: asyncpg.Connection, schema: str, consumer: str, event_ids:
         f"INSERT INTO {schema}.inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) "
         "ON CONFLICT DO NOTHING RETURNING event_id", consumer, ids)
     return {row["event_id"] for row in rows}
+
+
+async def unclaim(conn: asyncpg.Connection, schema: str, consumer: str, event_id: UUID) -> None:
+    """Withdraw a claim made earlier in this transaction: a message refused after part of it was applied
+    (its parts idempotent by their own keys) must be checked again in full when it is replayed."""
+    await conn.execute(f"DELETE FROM {schema}.inbox WHERE consumer = $1 AND event_id = $2", consumer, event_id)
