@@ -1,17 +1,24 @@
-"""Wiring of the arrears service (a skeleton): its inputs are consumed and parked until it is implemented."""
+"""Wiring of the arrears service: settings, law, ledger handlers (and the ops side's routes and tasks)."""
 from __future__ import annotations
 
 import faust
 
-from ansinh.runtime.parking import skeleton
-from ansinh.runtime.service import ServiceRuntime, run_worker
+from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
+from services.arrears.domain.law import load_law
+from services.arrears.handlers import Ledger
 from services.arrears.settings import ArrearsSettings
-
-INPUTS = ('collection.assessments', 'collection.allocations')
 
 
 def create(settings: ArrearsSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
-    return skeleton(settings or ArrearsSettings(), INPUTS)
+    settings = settings or ArrearsSettings()
+    runtime = ServiceRuntime(settings)
+    app = build_app(settings, runtime)
+    law = load_law(settings.law_file)
+    ledger = Ledger(lambda: runtime.pool, law)
+    # Assessments come at national volume (20 million worker-months a month): a bulk topic.
+    consume(app, runtime, "collection.assessments", ledger.handle_assessments, bulk=True)
+    consume(app, runtime, "collection.allocations", ledger.handle_allocations)
+    return app, runtime
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ class Law:
     def due_rule_for(self, period: date) -> str:
         i = bisect_right([start for start, _ in self.due_rules], period) - 1
         if i < 0:
-            raise NoLawForPeriod(f"period {period:%Y-%m}: no due-date rule in force (tables start "
+            raise NoLawForPeriod(f"no due-date rule in force for the period (the law tables start "
                                  f"{self.due_rules[0][0]:%Y-%m})")
         return self.due_rules[i][1]
 

@@ -69,3 +69,38 @@ async def debt(conn, employer: str, period: str, fund: str) -> asyncpg.Record:
     row = await conn.fetchrow("SELECT * FROM arrears.debts WHERE employer_code = $1 AND period = $2 AND fund = $3",
                               employer, month(period), fund)
     return {**row, "interest_by_rule": json.loads(row["interest_by_rule"])}
+
+
+# ---- collection's events, as collection publishes them ----------------------------------------------------
+def assessed(employer: str, period: str, amounts: dict[str, int], worker: str = "0000000001") -> dict:
+    """A ContributionAssessed whose employer part carries ``amounts`` per fund (the employee part 0)."""
+    from schemas.collection import AmountLine, ContributionAssessed
+    from schemas.envelope import new_envelope
+
+    lines = [AmountLine(fund=f, party="employer", amount=a) for f, a in amounts.items()]
+    return new_envelope(ContributionAssessed(
+        employer_code=employer, worker_code=worker, worker_name="Lê Văn Cường", period=period, revision=0,
+        due_date=_collection_due_date(period), declared_salary=10_000_000, social_salary_base=10_000_000,
+        unemployment_salary_base=10_000_000, floor_applied=False, cap_applied=False, lines=lines,
+        total=sum(amounts.values())), "collection")
+
+
+def _collection_due_date(period: str) -> date:
+    """The due date collection puts in the event (arrears computes its own; they agree from 2016 on)."""
+    from services.arrears.domain.due import last_day_of_month
+    from services.arrears.domain.errors import NoLawForPeriod
+    try:
+        return due_date(LAW, month(period))
+    except NoLawForPeriod:
+        return last_day_of_month(int(period[:4]), int(period[5:7]))
+
+
+def allocated(employer: str, payment_id: str, value_date: str, lines: list[tuple[str, str, int]]) -> dict:
+    """A RemittanceAllocated: (period, fund, amount) lines of one payment with its value date."""
+    from schemas.collection import AllocationLine, RemittanceAllocated
+    from schemas.envelope import new_envelope
+
+    return new_envelope(RemittanceAllocated(
+        payment_id=payment_id, employer_code=employer, value_date=date.fromisoformat(value_date),
+        amount=sum(a for _, _, a in lines), credit_balance=0,
+        lines=[AllocationLine(period=p, fund=f, amount=a) for p, f, a in lines]), "collection")
