@@ -17,11 +17,13 @@ retried in place with the runtime's one policy (``ansinh.runtime.retry``): nothi
 for them and the offset does not move meanwhile; readiness is red until they pass. Faust acks a batch
 only after ``process`` returns.
 
-A consumer that dead-letters ``dead_letter_limit`` messages in a row at the prepare or transaction stage,
-with nothing committed in between, points to a broken deploy rather than broken data (like arroyo's
-``DlqLimit``): it then holds on the next such message (retried in place, ``ansinh_consumer_held`` 1,
-readiness red) instead of emptying the topic into its DLQ. An operator decides: fix and redeploy, or
-raise ``ANSINH_DEAD_LETTER_LIMIT`` and restart.
+A failure in a pure step (decode, prepare, check) is the sender's: that message is always dead-lettered,
+however many come in a row. A consumer whose *transaction* dead-letters ``dead_letter_limit`` messages in
+a row, with nothing committed in between, points to a broken deploy of ours rather than broken data (the
+pure steps refuse what the database cannot hold; like arroyo's ``DlqLimit``): it then holds on the next
+such message (retried in place, ``ansinh_consumer_held`` 1, readiness red, the ConsumerHeld alert)
+instead of emptying the topic into its DLQ. An operator decides: fix and redeploy, or raise
+``ANSINH_DEAD_LETTER_LIMIT`` and restart.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from ansinh.runtime.decoding import Decoder, Incoming
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.errors import DecodeError, PermanentError, error_name, failure_reason
 from ansinh.runtime.logs import correlation_id
-from ansinh.runtime.metrics import BATCH_SECONDS, BISECTIONS, CONSUMED
+from ansinh.runtime.metrics import BATCH_SECONDS, BISECTIONS, CONSUMED, DEAD_LETTERS_IN_A_ROW
 from ansinh.runtime.retry import retry_transient
 
 log = logging.getLogger("ansinh.runtime.consumer")
@@ -77,7 +79,7 @@ class BatchConsumer:
         self.handler, self.dead_letters = handler, dead_letters
         self.backoff = {"initial_s": initial_backoff_s, "max_s": max_backoff_s}
         self.dead_letter_limit = dead_letter_limit  # 0: no limit
-        self.in_a_row = 0  # prepare/transaction dead letters since the last commit
+        self.in_a_row = 0  # transaction dead letters since the last commit
 
     async def process(self, batch: Sequence[RawMessage]) -> None:
         await self.apply(await self.accept(batch))
@@ -123,13 +125,11 @@ class BatchConsumer:
         for item in chunk:
             try:
                 part = self.prepare([item])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a pure step: the message's fault, never a hold
                 with _correlated(item):
-                    if not self._over_limit(exc, "prepare"):
-                        await self.dead_letters.route(item.raw, failure_reason(exc, "prepare"), type(exc).__name__,
-                                                      "prepare")
-                        continue
-                    part = await self._hold("prepare", lambda i=item: _call_sync(self.prepare, [i]))
+                    await self.dead_letters.route(item.raw, failure_reason(exc, "prepare"), type(exc).__name__,
+                                                  "prepare")
+                continue
             prepared = part if prepared is None else prepared + part
             kept.append(item)
         return prepared, kept
@@ -179,7 +179,7 @@ class BatchConsumer:
                 else:
                     await self._committed(items, refused)
                     return
-            if self._over_limit(exc, "transaction"):
+            if self._over_limit(exc):
                 await self._committed(items, await self._hold("transaction", lambda: self._transaction(items)))
                 return
             log.warning("event %s of %s fails its transaction alone: %s; dead-lettering it",
@@ -187,17 +187,18 @@ class BatchConsumer:
             await self.dead_letters.route(item.raw, failure_reason(exc, "transaction"), type(exc).__name__,
                                           "transaction")
 
-    def _over_limit(self, exc: Exception, stage: str) -> bool:
-        """Count a dead letter at ``stage``; True when it is one too many in a row (hold instead).
+    def _over_limit(self, exc: Exception) -> bool:
+        """Count a transaction dead letter; True when it is one too many in a row (hold instead).
         A ``PermanentError`` is a deliberate refusal of the message, not a symptom of a bug: not counted."""
         if isinstance(exc, PermanentError):
             return False
         self.in_a_row += 1
+        DEAD_LETTERS_IN_A_ROW.labels(self.service, self.topic).set(self.in_a_row)
         if not self.dead_letter_limit or self.in_a_row <= self.dead_letter_limit:
             return False
-        log.error("%s: %d messages in a row failed at %s (%s) with nothing committed in between: holding "
-                  "instead of dead-lettering more (a broken deploy?). Fix and redeploy, or raise "
-                  "ANSINH_DEAD_LETTER_LIMIT and restart.", self.topic, self.in_a_row - 1, stage, error_name(exc))
+        log.error("%s: %d messages in a row failed their transaction (%s) with nothing committed in between: "
+                  "holding instead of dead-lettering more (a broken deploy?). Fix and redeploy, or raise "
+                  "ANSINH_DEAD_LETTER_LIMIT and restart.", self.topic, self.in_a_row - 1, error_name(exc))
         return True
 
     async def _hold(self, stage: str, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -212,8 +213,9 @@ class BatchConsumer:
                 await self.dead_letters.route(item.raw, failure_reason(error, "check"), type(error).__name__,
                                               "check")
         CONSUMED.labels(self.service, self.topic, "processed").inc(len(items) - len(refused))
-        if len(items) > len(refused):
+        if len(items) > len(refused) and self.in_a_row:
             self.in_a_row = 0
+            DEAD_LETTERS_IN_A_ROW.labels(self.service, self.topic).set(0)
 
 
 async def process_until_done(batch_consumer: BatchConsumer, batch: list[RawMessage]) -> None:
@@ -231,10 +233,6 @@ async def until_done(step: Callable[[], Awaitable[T]], service: str, topic: str)
     retried with the runtime's backoff, readiness red, ``ansinh_consumer_held`` 1, logged loudly.
     """
     return await retry_transient("consume", service, topic, step, retry_on="anything", max_s=30.0)
-
-
-async def _call_sync(fn: Callable[..., T], *args: Any) -> T:
-    return fn(*args)
 
 
 @contextmanager

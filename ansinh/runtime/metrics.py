@@ -19,6 +19,10 @@ RETRIES = Counter("ansinh_retries_total", "Operations retried after a transient 
                   ["service", "operation", "error_class"])
 # 1 while a consumer holds its partitions on an error of ours (SQLSTATE 42...): fix and redeploy.
 HELD = Gauge("ansinh_consumer_held", "1 while a consumer holds on a bug of ours", ["service", "topic"])
+# Messages whose transaction failed alone and were dead-lettered since the consumer last committed one
+# (it holds past ANSINH_DEAD_LETTER_LIMIT: a broken deploy, not broken data).
+DEAD_LETTERS_IN_A_ROW = Gauge("ansinh_dead_letters_in_a_row", "Transaction dead letters since the last commit",
+                              ["service", "topic"])
 # Batches split in two to find the message that makes their transaction fail.
 BISECTIONS = Counter("ansinh_batch_bisections_total", "Batches split to isolate a failing message",
                      ["service", "topic"])

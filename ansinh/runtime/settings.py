@@ -119,8 +119,8 @@ class ServiceSettings(BrokerSettings):
     relay: Literal["inline", "external"] = "inline"
     # How bulk topics are consumed: plain aiokafka batches (fast) or a faust agent like the others.
     bulk_engine: Literal["aiokafka", "faust"] = "aiokafka"
-    # A consumer that dead-letters this many messages in a row at the prepare or transaction stage, nothing
-    # committed in between, holds instead (a broken deploy, not broken data); 0: no limit. See consumer.py.
+    # A consumer whose transaction dead-letters this many messages in a row, nothing committed in between,
+    # holds instead (a broken deploy, not broken data); 0: no limit. Pure-step failures never count. consumer.py.
     dead_letter_limit: int = 100
     # Days inbox and published outbox rows are kept (ansinh.runtime.prune); unset: the longest consumed
     # topic's retention plus the DLQ's, plus a margin. A shorter value is refused at start-up.

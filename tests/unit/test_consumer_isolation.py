@@ -16,7 +16,7 @@ from ansinh.runtime.consumer import BatchConsumer, until_done
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.errors import PermanentError
-from ansinh.runtime.metrics import HELD
+from ansinh.runtime.metrics import DEAD_LETTERS_IN_A_ROW, HELD
 from schemas.benefits import ContactDetailsChanged
 from schemas.envelope import encode, new_envelope
 
@@ -309,11 +309,13 @@ async def test_a_consumer_that_would_dead_letter_everything_holds_at_its_dead_le
         await asyncio.sleep(0.01)
     assert not health.of(SERVICE).ready and HELD.labels(SERVICE, TOPIC)._value.get() == 1
     assert [m.offset for m, *_ in dead.routed] == [0, 1] and not processing.done()
+    assert DEAD_LETTERS_IN_A_ROW.labels(SERVICE, TOPIC)._value.get() == 3  # the limit, and the one held
 
     fixed.set()  # the fix is deployed (here: the same process, so the held message passes)
     await asyncio.wait_for(processing, 10)
     assert committed == codes[2:] and len(dead.routed) == 2
     assert health.of(SERVICE).ready and HELD.labels(SERVICE, TOPIC)._value.get() == 0
+    assert DEAD_LETTERS_IN_A_ROW.labels(SERVICE, TOPIC)._value.get() == 0
 
 
 async def test_dead_letters_separated_by_commits_never_reach_the_limit():
@@ -326,12 +328,14 @@ async def test_dead_letters_separated_by_commits_never_reach_the_limit():
     assert len(dead.routed) == 6 and store.committed == codes[1::2]
 
 
-async def test_a_prepare_step_that_fails_every_message_holds_at_the_dead_letter_limit():
-    dead, fixed, applied = RecordingDeadLetters(), asyncio.Event(), []
+async def test_a_prepare_step_that_fails_every_message_dead_letters_them_all_and_never_holds():
+    """A pure step's failure is the sender's (101 poison messages in a row must not stop a consumer):
+    past the limit, each is still dead-lettered and the consumer stays ready."""
+    dead, applied = RecordingDeadLetters(), []
     health.of(SERVICE).start()
 
     def prepare(batch):
-        if not fixed.is_set():
+        if any(code.endswith("9") for code in codes_of(batch)):
             raise ZeroDivisionError("division by zero")
         return codes_of(batch)
 
@@ -340,15 +344,11 @@ async def test_a_prepare_step_that_fails_every_message_holds_at_the_dead_letter_
 
     batch_consumer = BatchConsumer(SERVICE, TOPIC, Decoder((ContactDetailsChanged,)), apply, dead, prepare=prepare,
                                    initial_backoff_s=0.001, max_backoff_s=0.01, dead_letter_limit=3)
-    codes = [f"60000000{i:02d}" for i in range(5)]
-    processing = asyncio.create_task(batch_consumer.process(raws(codes)))
-    deadline = asyncio.get_running_loop().time() + 10
-    while health.of(SERVICE).ready and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
-    assert [(m.offset, stage) for m, _, _, stage in dead.routed] == [(0, "prepare"), (1, "prepare"), (2, "prepare")]
-    fixed.set()
-    await asyncio.wait_for(processing, 10)
-    assert applied == codes[3:] and health.of(SERVICE).ready
+    codes = [f"6000000{i:02d}9" for i in range(10)] + ["6000000100"]
+    await asyncio.wait_for(batch_consumer.process(raws(codes)), 10)
+    assert [(m.offset, stage) for m, _, _, stage in dead.routed] == [(i, "prepare") for i in range(10)]
+    assert applied == ["6000000100"] and health.of(SERVICE).ready
+    assert HELD.labels(SERVICE, TOPIC)._value.get() == 0
 
 
 async def test_refusals_the_handler_raises_do_not_count_towards_the_dead_letter_limit():
