@@ -1,0 +1,39 @@
+"""Commands of notifications, translated from wire messages at the edge: a contact record to store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from uuid import UUID
+
+from ansinh.runtime.decoding import Incoming
+from services.notifications.domain.contacts import Contact, Version
+
+
+@dataclass(frozen=True)
+class StoreContact:
+    contact: Contact
+    version: Version
+    event_id: UUID
+    partition: int
+
+
+def store_contact(item: Incoming) -> StoreContact:
+    m = item.message
+    quiet = m.sms_quiet_hours
+    start, end = (time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)) if quiet else (None, None)
+    if start == end:
+        start = end = None  # equal times: no quiet hours (the contract says so)
+    contact = Contact(m.participant_code, m.language, m.phone, m.email, m.app_token,
+                      tuple(dict.fromkeys(m.channels)), start, end)
+    return StoreContact(contact, Version(item.envelope.occurred_at, item.raw.offset), item.envelope.event_id,
+                        item.raw.partition)
+
+
+def newest_per_participant(commands: list[StoreContact]) -> list[StoreContact]:
+    """Of several records of one participant in a batch, the newest (one row per participant per statement)."""
+    newest: dict[str, StoreContact] = {}
+    for command in commands:
+        held = newest.get(command.contact.participant_code)
+        if held is None or command.version.newer_than(held.version):
+            newest[command.contact.participant_code] = command
+    return list(newest.values())
