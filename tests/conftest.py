@@ -30,7 +30,8 @@ from tests.waiting import GiveUp, NotYet, eventually, eventually_async
 # A token holding every role, given to the services the tests start; requests send it unless told otherwise.
 OPERATOR_TOKEN = secrets.token_hex(24)
 API_TOKENS = json.dumps([{"principal": "test-operator", "token": OPERATOR_TOKEN,
-                          "roles": ["personal_data:read", "suspense:read", "suspense:assign"]}])
+                          "roles": ["personal_data:read", "suspense:read", "suspense:assign",
+                                    "arrears:read", "arrears:run"]}])
 
 
 @pytest.fixture(scope="session")
