@@ -39,7 +39,9 @@ async def add_principal(conn: asyncpg.Connection, rows: list[tuple[str, date, st
     employers, periods, funds, dues, amounts = zip(*sorted(rows))
     await conn.execute(f"""
         INSERT INTO {SCHEMA}.debts AS d (employer_code, period, fund, due_date, principal)
-        SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::date[], $5::bigint[])
+        SELECT e, p, f, max(d), sum(a) FROM unnest($1::text[], $2::date[], $3::text[], $4::date[], $5::bigint[])
+            AS t(e, p, f, d, a)
+        GROUP BY e, p, f ORDER BY e, p, f
         ON CONFLICT (employer_code, period, fund) DO UPDATE
         SET principal = d.principal + excluded.principal, due_date = excluded.due_date, changed = true,
             updated_at = now()""", list(employers), list(periods), list(funds), list(dues), list(amounts))
@@ -54,7 +56,9 @@ async def add_payments(conn: asyncpg.Connection, rows: list[tuple[str, date, str
     args = (list(employers), list(periods), list(funds), list(values), list(amounts))
     await conn.execute(f"""
         INSERT INTO {SCHEMA}.payment_lines AS p (employer_code, period, fund, value_date, amount)
-        SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::date[], $5::bigint[])
+        SELECT e, p, f, v, sum(a) FROM unnest($1::text[], $2::date[], $3::text[], $4::date[], $5::bigint[])
+            AS t(e, p, f, v, a)
+        GROUP BY e, p, f, v ORDER BY e, p, f, v
         ON CONFLICT (employer_code, period, fund, value_date) DO UPDATE SET amount = p.amount + excluded.amount""",
                        *args)
     await conn.execute(f"""
