@@ -204,11 +204,15 @@ SELECT (SELECT max(award_id) FROM chunk) AS last, (SELECT count(*) FROM chunk) A
 
 
 async def prepare_chunk(conn: asyncpg.Connection, period: date, cursor: str | None, limit: int) -> asyncpg.Record:
-    row = await conn.fetchrow(PREPARE_CHUNK, period, cursor or "", limit)
-    if row["last"] is not None:
-        await conn.execute("UPDATE runs SET prepare_cursor = greatest(coalesce(prepare_cursor, ''), $2), "
-                           "entitlements = entitlements + $3 WHERE period = $1", period, row["last"], row["examined"])
-    return row
+    return await conn.fetchrow(PREPARE_CHUNK, period, cursor or "", limit)
+
+
+async def advance_preparation(conn: asyncpg.Connection, period: date, last: str, examined: int) -> None:
+    """Progress, in its own transaction after the chunk's commit: inside it, two preparers' chunks would wait on
+    each other (one on the other's rows, the other on the run row). A crash in between only makes a resumed
+    preparation do that chunk again, finding every payment already there."""
+    await conn.execute("UPDATE runs SET prepare_cursor = greatest(coalesce(prepare_cursor, ''), $2), "
+                       "entitlements = entitlements + $3 WHERE period = $1", period, last, examined)
 
 
 async def run_totals(conn: asyncpg.Connection, period: date, states: Sequence[str]) -> list[tuple]:

@@ -78,6 +78,8 @@ class Runs:
             if chunk["last"] is None:
                 break
             failpoints.hit("payments.prepare.after_chunk")
+            async with self.pool_of().acquire() as conn:
+                await repo.advance_preparation(conn, period, chunk["last"], chunk["examined"])
             cursor, done = chunk["last"], done + chunk["examined"]
             for row in json.loads(chunk["created"]):
                 metrics.PAYMENTS_PREPARED.labels(row["channel"]).inc(row["n"])
