@@ -4,6 +4,7 @@ from __future__ import annotations
 import faust
 
 from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
+from services.arrears import operations
 from services.arrears.domain.law import load_law
 from services.arrears.handlers import Ledger
 from services.arrears.settings import ArrearsSettings
@@ -18,6 +19,7 @@ def create(settings: ArrearsSettings | None = None) -> tuple[faust.App, ServiceR
     # Assessments come at national volume (20 million worker-months a month): a bulk topic.
     consume(app, runtime, "collection.assessments", ledger.handle_assessments, bulk=True)
     consume(app, runtime, "collection.allocations", ledger.handle_allocations)
+    operations.wire(app, runtime, law, settings.today)  # workers, interest paid, scheduler, views (ops side)
     return app, runtime
 
 

@@ -85,3 +85,58 @@ async def last_outbox_id(conn) -> int:
 
 def payloads(events) -> list[dict]:
     return [json.loads(m.model_dump_json()) | {"type": m.event_type} for _, _, m in events]
+
+
+# ---- collection's events, as collection publishes them (for the tests through Kafka) ---------------------
+def assessed(employer: str, period: str, worker: str, amount: int, due: str, revision: int = 0) -> dict:
+    """A ContributionAssessed of one worker whose employer part of the retirement fund is ``amount``."""
+    from schemas.collection import AmountLine, ContributionAssessed
+    from schemas.envelope import new_envelope
+
+    return new_envelope(ContributionAssessed(
+        employer_code=employer, worker_code=worker, worker_name="Lê Văn Cường", period=period, revision=revision,
+        due_date=date.fromisoformat(due), declared_salary=5_000_000, social_salary_base=5_000_000,
+        unemployment_salary_base=5_000_000, floor_applied=False, cap_applied=False,
+        lines=[AmountLine(fund="retirement", party="employer", amount=amount)], total=amount), "collection")
+
+
+def allocated(employer: str, payment_id: str, value_date: str, lines: list[tuple[str, str, int]]) -> dict:
+    """A RemittanceAllocated: (period, fund, amount) lines of one payment with its value date."""
+    from schemas.collection import AllocationLine, RemittanceAllocated
+    from schemas.envelope import new_envelope
+
+    return new_envelope(RemittanceAllocated(
+        payment_id=payment_id, employer_code=employer, value_date=date.fromisoformat(value_date),
+        amount=sum(a for _, _, a in lines), credit_balance=0,
+        lines=[AllocationLine(period=p, fund=f, amount=a) for p, f, a in lines]), "collection")
+
+
+async def send(isolated, topic: str, *envelopes: dict) -> None:
+    from schemas.envelope import encode
+    from tests.kafka_helpers import publish
+
+    await publish(isolated.bootstrap, isolated.topic(topic),
+                  [(e["payload"]["employer_code"].encode(), encode(e)) for e in envelopes])
+
+
+async def until(isolated, query: str, expected, *args, timeout: float = 40):
+    """Poll ``query`` (one value) as the arrears role until it equals ``expected``; fail with the last value."""
+    from tests.waiting import eventually_async
+
+    async def value():
+        conn = await asyncpg.connect(isolated.service("arrears").service_database_url)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    return await eventually_async(value, timeout, interval=0.3, until=lambda v: v == expected,
+                                  what=f"{query} = {expected!r}")
+
+
+async def topic_events(isolated, expect: int, timeout: float = 30) -> list[dict]:
+    """Every event on arrears.events once ``expect`` are there (and on to the end), as type + payload."""
+    from tests.kafka_helpers import read_topic
+
+    records = await read_topic(isolated.bootstrap, isolated.topic("arrears.events"), expect, timeout=timeout)
+    return [{"type": json.loads(r.value)["type"], **json.loads(r.value)["payload"]} for r in records]
