@@ -29,6 +29,7 @@ from typing import Awaitable, Callable, Mapping
 import asyncpg
 
 from ansinh.runtime import failpoints
+from ansinh.runtime.errors import failure_reason
 from ansinh.runtime.retry import transient_retry
 from services.notifications import metrics
 from services.notifications.delivery import repository as repo
@@ -70,6 +71,14 @@ class Dispatcher:
                     await self._session(stopping)
 
     async def _session(self, stopping: asyncio.Event) -> None:
+        try:
+            await self._work(stopping)
+        except Exception as exc:
+            # Class, SQLSTATE and code location only: a database error's text may quote a participant's data.
+            log.error("dispatcher session ended: %s", failure_reason(exc, "dispatch"))
+            raise
+
+    async def _work(self, stopping: asyncio.Event) -> None:
         conn = await self.connect()
         try:
             if not await self._lock(conn, stopping):
