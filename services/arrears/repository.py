@@ -230,7 +230,7 @@ published AS (
                'payload', jsonb_build_object('employer_code', employer_code, 'business_date', $1::date,
                                              'amount', amount, 'lines', lines))::text, 'UTF8'),
            jsonb_build_object('type', type, 'correlation_id', $10::text)
-    FROM events
+    FROM events ORDER BY employer_code, type  -- per employer: InterestAssessed, then InterestCorrected
     RETURNING 1
 )
 INSERT INTO {SCHEMA}.accrual_chunks (business_date, chunk, debts, employers, assessed, corrected)

@@ -104,3 +104,39 @@ def allocated(employer: str, payment_id: str, value_date: str, lines: list[tuple
         payment_id=payment_id, employer_code=employer, value_date=date.fromisoformat(value_date),
         amount=sum(a for _, _, a in lines), credit_balance=0,
         lines=[AllocationLine(period=p, fund=f, amount=a) for p, f, a in lines]), "collection")
+
+
+# ---- a run in a process of its own (to crash it) -----------------------------------------------------------
+RUNNER = """
+import asyncio, sys
+from datetime import date
+from ansinh.runtime.database import create_pool
+from services.arrears.accrual import run_accrual
+from services.arrears.settings import ArrearsSettings
+
+async def main():
+    pool = await create_pool(ArrearsSettings())
+    result = await run_accrual(pool, date.fromisoformat(sys.argv[1]), chunks=int(sys.argv[2]))
+    print(result, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def start_run_process(isolated, day: str, chunks: int, failpoints: str = ""):
+    """``run_accrual`` in a child process as the arrears role (ANSINH_FAILPOINTS=``failpoints``)."""
+    import subprocess
+    import sys
+
+    from ansinh.ops.credentials import LocalSecrets
+    from ansinh.runtime.settings import REPO_ROOT
+
+    env = isolated.env(ANSINH_DB_PASSWORD=LocalSecrets(isolated.platform.state_dir).db_password("arrears"),
+                       ANSINH_FAILPOINTS=failpoints)
+    return subprocess.Popen([sys.executable, "-c", RUNNER, day, str(chunks)], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def chunk_of(conn, employer: str, chunks: int) -> int:
+    """The chunk of the run that accrues ``employer`` (the run's own hash)."""
+    return await conn.fetchval("SELECT mod(hashtext($1)::bigint + 2147483648, $2)", employer, chunks)
