@@ -60,7 +60,10 @@ class Client:
 
 
 def _error_text(body: bytes) -> str:
+    """The service's refusal as an operator reads it: the error, and for a 400 which fields and why."""
     try:
-        return json.loads(body)["error"]
-    except (ValueError, KeyError, TypeError):
+        answer = json.loads(body)
+        problems = "; ".join(f"{p['field']}: {p['problem']}" for p in answer.get("problems", []))
+        return f"{answer['error']} ({problems})" if problems else answer["error"]
+    except (ValueError, KeyError, TypeError, AttributeError):
         return body.decode(errors="replace")[:200]

@@ -1,13 +1,15 @@
 """HTTP (JSON) views: a worker's contribution history, an employer's statement, and the suspense list of
 unidentified receipts with the operator's assignment.
 
-Described in ``services/collection/openapi.json`` (served at ``/openapi.json``).
+The views are declared with their models in ``services/collection/api.py``; the OpenAPI document is generated
+from them (served at ``/openapi.json``, a copy kept in ``services/collection/openapi.json``).
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -16,11 +18,11 @@ from services.collection.commands import AssignReceipt
 from services.collection.domain.errors import ReceiptAlreadyAssigned, ReceiptNotFound, UnknownEmployer
 from services.collection.domain.model import Period
 
+if TYPE_CHECKING:
+    from services.collection.api import Assignment
+
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-EMPLOYER_CODE = re.compile(r"[A-Z0-9]{2,15}")
 RECEIPT_ID = re.compile(r"[0-9]{1,18}")  # bigserial; ASCII digits only
-REASON_MAX = 500
 SUSPENSE_STATUS = {"open": False, "assigned": True, "all": None}
 
 
@@ -39,8 +41,6 @@ def payment_status(assessed: int, paid: int) -> str:
 
 
 async def worker_history(pool: asyncpg.Pool, worker_code: str) -> dict:
-    if not re.fullmatch(r"\d{10}", worker_code):
-        raise BadRequest("worker code must be the 10-digit social insurance code")
     async with pool.acquire() as conn:
         rows = await repo.worker_history(conn, worker_code)
     months = []
@@ -62,9 +62,6 @@ async def worker_history(pool: asyncpg.Pool, worker_code: str) -> dict:
 
 
 async def employer_statement(pool: asyncpg.Pool, employer_code: str, first: str | None, last: str | None) -> dict:
-    for name, value in (("from", first), ("to", last)):
-        if value is not None and not PERIOD.match(value):
-            raise BadRequest(f"'{name}' must be a period YYYY-MM, got {value!r}")
     lo = Period.parse(first) if first else Period(1900, 1)
     hi = Period.parse(last) if last else Period(9999, 12)
     if lo > hi:
@@ -97,28 +94,8 @@ def suspense_list(receipts, status: str) -> dict:
     return {"status": status, "count": len(items), "total_vnd": sum(i["amount"] for i in items), "receipts": items}
 
 
-def suspense_status(value: str | None) -> str:
-    status = value or "open"
-    if status not in SUSPENSE_STATUS:
-        raise BadRequest("'status' must be one of open, assigned, all")
-    return status
-
-
-def assignment(receipt_id: str, body: bytes) -> AssignReceipt:
-    """Read ``{"employer_code": ..., "reason": ...}``; an assignment without a reason is refused."""
+def assignment(receipt_id: str, body: "Assignment") -> AssignReceipt:
+    """The command for an operator's validated assignment; a receipt id that is not one is simply not found."""
     if not RECEIPT_ID.fullmatch(receipt_id):
         raise ReceiptNotFound(f"no unidentified receipt {receipt_id[:20]!r}")
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        raise BadRequest("the body must be JSON: {\"employer_code\": \"...\", \"reason\": \"...\"}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object with employer_code and reason")
-    employer, reason = data.get("employer_code"), data.get("reason")
-    if not isinstance(employer, str) or not EMPLOYER_CODE.fullmatch(employer):
-        raise BadRequest("'employer_code' is required: 2-15 capital letters or digits")
-    if not isinstance(reason, str) or not reason.strip():
-        raise BadRequest("'reason' is required: say why this receipt belongs to this employer (it is audited)")
-    if len(reason) > REASON_MAX or "\x00" in reason:
-        raise BadRequest(f"'reason' must be at most {REASON_MAX} characters of text")
-    return AssignReceipt(int(receipt_id), employer, reason.strip())
+    return AssignReceipt(int(receipt_id), body.employer_code, body.reason)

@@ -1,6 +1,8 @@
 """Employers' payments through Kafka and PostgreSQL: allocation order, credit, duplicates, statements."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from schemas.collection import CreditNotificationReceived
@@ -41,8 +43,9 @@ async def test_a_partial_payment_covers_the_oldest_month_first_then_funds_in_ord
     assert statement["totals"]["assessed"] == sum(e["payload"]["total"] for e in assessed)
     assert statement["totals"]["paid"] == sum(a for _, _, a in lines(event))
 
-    assert collection.get("/employers/DN0001/statement?from=2025-13") == (
-        400, {"error": "'from' must be a period YYYY-MM, got '2025-13'"})
+    status, refused = collection.get("/employers/DN0001/statement?from=2025-13")
+    assert (status, [(p["in"], p["field"]) for p in refused["problems"]]) == (400, [("query", "from")])
+    assert "2025-13" not in json.dumps(refused)
     assert collection.get("/workers/12345/history")[0] == 400
     assert collection.service.get("/workers/0000000001/history", token=None)[0] == 401
     assert collection.service.get("/workers/0000000001/history", token="not-the-token-at-all")[0] == 401

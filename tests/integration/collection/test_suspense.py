@@ -82,7 +82,8 @@ async def test_credits_without_a_known_employer_wait_on_the_suspense_list_with_o
                                     "unknown_employer")]
     assert conforms(collection.get("/suspense")[1], "SuspenseList")
     assert set(receipts[0]) == {"id", "payment_id", "bank_bin", "bank_reference", "amount", "value_date", "reason",
-                                "held_at"}
+                                "held_at", "assigned_to", "assigned_at"}
+    assert (receipts[0]["assigned_to"], receipts[0]["assigned_at"]) == (None, None)
     assert await collection.dead("collection.remittances", expect=0) == []
     # No credit was made up for an employer collection has never seen.
     assert await collection.sql("SELECT * FROM collection.employers WHERE employer_code = 'ZZ9999'") == []
@@ -101,9 +102,10 @@ async def test_an_operator_assigns_a_receipt_and_it_is_allocated_with_its_origin
         collection):
     receipts = await hold_two_unidentified_receipts(collection)
     receipt = receipts[1]["id"]
-    assert assign(collection, receipt, {"employer_code": "DN0001"}) == (
-        400, {"error": "'reason' is required: say why this receipt belongs to this employer (it is audited)"})
-    assert assign(collection, receipt, {"employer_code": "DN0001", "reason": "   "})[0] == 400
+    status, refused = assign(collection, receipt, {"employer_code": "DN0001"})
+    assert (status, [(p["in"], p["field"]) for p in refused["problems"]]) == (400, [("body", "reason")])
+    status, refused = assign(collection, receipt, {"employer_code": "DN0001", "reason": "   "})
+    assert status == 400 and "say why" in refused["problems"][0]["problem"]
     assert assign(collection, receipt, {"employer_code": "DN0001", "reason": "called"}, token=READER_TOKEN)[0] == 403
     assert assign(collection, receipt, {"employer_code": "DN0001", "reason": "called"}, token=None)[0] == 401
     assert assign(collection, 99999, {"employer_code": "DN0001", "reason": "x"})[0] == 404

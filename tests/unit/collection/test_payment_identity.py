@@ -5,11 +5,13 @@ import json
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from services.collection.commands import AssignReceipt, recorded_payment_id
 from services.collection.domain.errors import InvalidRemittance, PaymentIdConflict, ReceiptNotFound
 from services.collection.handlers import check_same_payment
-from services.collection.http import BadRequest, assignment
+from services.collection.api import Assignment
+from services.collection.http import assignment
 
 RECORDED = {"employer_code": "DN0001", "amount": 1_000_000, "value_date": date(2025, 8, 20)}
 
@@ -40,11 +42,13 @@ def test_the_same_id_with_other_content_names_the_fields_that_differ_but_not_the
 
 def test_an_assignment_needs_a_well_formed_employer_and_a_reason():
     body = lambda **kw: json.dumps(kw).encode()  # noqa: E731
-    assert assignment("17", body(employer_code="DN0001", reason=" phoned ")) == AssignReceipt(17, "DN0001", "phoned")
+    valid = Assignment.model_validate_json(body(employer_code="DN0001", reason=" phoned "))
+    assert assignment("17", valid) == AssignReceipt(17, "DN0001", "phoned")
     for bad in (b"", b"[]", b"{not json", body(employer_code="dn0001", reason="x"), body(employer_code="DN0001"),
-                body(employer_code="DN0001", reason=""), body(employer_code="DN0001", reason="x" * 501)):
-        with pytest.raises(BadRequest):
-            assignment("17", bad)
+                body(employer_code="DN0001", reason=""), body(employer_code="DN0001", reason="   "),
+                body(employer_code="DN0001", reason="x" * 501), body(employer_code="DN0001", reason="a\x00b")):
+        with pytest.raises(ValidationError):
+            Assignment.model_validate_json(bad)
     for not_an_id in ("abc", "١٧", "-1", "1" * 19):
         with pytest.raises(ReceiptNotFound):
-            assignment(not_an_id, body(employer_code="DN0001", reason="x"))
+            assignment(not_an_id, valid)
