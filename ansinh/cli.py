@@ -11,6 +11,8 @@ live in ``ansinh.ops``, the local platform and the demo in ``ansinh.devplatform`
     ansinh outbox relay SERVICE        run a service's outbox relay as its own process
     ansinh dlq show|replay TOPIC       a topic's dead letters, with reasons; replay after a fix
     ansinh suspense list|assign        unidentified receipts; assign one to an employer (audited)
+    ansinh notifications failed|replay|history  notifications given up or uncertain; send again (audited)
+    ansinh arrears run|overdue|statement  the daily arrears run for a date (audited), late employers, a statement
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
 """
@@ -186,6 +188,12 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return generate.main(["--check"] if args.action == "check" else [])
 
 
+def cmd_notifications(args: argparse.Namespace) -> int:
+    from ansinh.ops import notifications
+
+    return notifications.run(args, console)
+
+
 def cmd_suspense(args: argparse.Namespace) -> int:
     from ansinh.ops.suspense import Client, SuspenseError
 
@@ -213,6 +221,12 @@ def cmd_suspense(args: argparse.Namespace) -> int:
                       r["reason"] + (f" -> {r['assigned_to']}" if r.get("assigned_to") else ""))
     console.print(table)
     return 0
+
+
+def cmd_arrears(args: argparse.Namespace) -> int:
+    from ansinh.ops.arrears import command
+
+    return command(args, console)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -258,6 +272,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reason", help="why the receipt belongs to the employer (required to assign; audited)")
     p.add_argument("--status", choices=["open", "assigned", "all"], default="open", help="which receipts to list")
     p.set_defaults(func=cmd_suspense)
+    p = sub.add_parser("notifications", help="notifications given up or uncertain: list, replay (audited), a "
+                       "participant's history (token: ANSINH_OPERATOR_TOKEN)")
+    from ansinh.ops.notifications import add_arguments as notifications_arguments
+
+    notifications_arguments(p)
+    p.set_defaults(func=cmd_notifications)
+    p = sub.add_parser("arrears", help="arrears: run the daily run for a date, late employers, a statement "
+                       "(token: ANSINH_OPERATOR_TOKEN)")
+    p.add_argument("action", choices=["run", "overdue", "statement"])
+    p.add_argument("employer", nargs="?", metavar="EMPLOYER", help="statement: the employer unit code")
+    p.add_argument("--date", help="run: the business date YYYY-MM-DD (Asia/Ho_Chi_Minh)")
+    p.add_argument("--reason", default="operator run from the CLI", help="run: why (audited)")
+    p.add_argument("--days", type=int, default=30, help="overdue: late more than this many days")
+    p.add_argument("--csv", action="store_true", help="overdue: the public list as CSV on stdout")
+    p.add_argument("--limit", type=int, default=1000, help="overdue: at most this many employers")
+    p.add_argument("--as-of", dest="as_of", help="overdue, statement: as of this date (default: today)")
+    p.set_defaults(func=cmd_arrears)
     p = sub.add_parser("schemas", help="generate or check contract files")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=cmd_schemas)
