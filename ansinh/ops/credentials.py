@@ -17,7 +17,12 @@ from ansinh.runtime.auth import PERSONAL_DATA_READ, SUSPENSE_ASSIGN, SUSPENSE_RE
 from ansinh.runtime.settings import SERVICES, PlatformSettings
 
 OPERATOR = "local-operator"
-OPERATOR_ROLES = [PERSONAL_DATA_READ, SUSPENSE_READ, SUSPENSE_ASSIGN]
+# The local operator prepares payment runs and runs everything else; public money leaves only after a second
+# person approves (maker-checker), so approval is another principal's token: the local approver's.
+OPERATOR_ROLES = [PERSONAL_DATA_READ, SUSPENSE_READ, SUSPENSE_ASSIGN, "arrears:read", "arrears:run",
+                  "payments:prepare", "payments:read", "notifications:read", "notifications:replay"]
+APPROVER = "local-approver"
+APPROVER_ROLES = ["payments:approve", "payments:read"]
 
 
 def password_env(service: str) -> str:
@@ -40,7 +45,8 @@ class LocalSecrets:
 
     def load(self) -> dict:
         if not self.path.exists():
-            self._create({"db_passwords": {}, "operator_token": secrets.token_hex(24)})
+            self._create({"db_passwords": {}, "operator_token": secrets.token_hex(24),
+                          "approver_token": secrets.token_hex(24)})
         data = json.loads(self.path.read_text())
         missing = [s for s in SERVICES if s not in data["db_passwords"]]
         if missing:  # a service added since the file was made
@@ -53,6 +59,13 @@ class LocalSecrets:
 
     def operator_token(self) -> str:
         return self.load()["operator_token"]
+
+    def approver_token(self) -> str:
+        data = self.load()
+        if "approver_token" not in data:  # a file made before approvals existed
+            data["approver_token"] = secrets.token_hex(24)
+            self._replace(data)
+        return data["approver_token"]
 
     def _create(self, data: dict) -> None:
         data["db_passwords"] = {s: secrets.token_urlsafe(24) for s in SERVICES}
@@ -77,10 +90,11 @@ class LocalSecrets:
 
 
 def operator_tokens_json(local: LocalSecrets, configured: str | None = None) -> str:
-    """``ANSINH_API_TOKENS``: the tokens already configured plus the local operator's."""
+    """``ANSINH_API_TOKENS``: the tokens already configured plus the local operator's and approver's."""
     tokens = json.loads(configured) if configured else []
-    tokens = [t for t in tokens if t.get("principal") != OPERATOR]
+    tokens = [t for t in tokens if t.get("principal") not in (OPERATOR, APPROVER)]
     tokens.append({"principal": OPERATOR, "token": local.operator_token(), "roles": OPERATOR_ROLES})
+    tokens.append({"principal": APPROVER, "token": local.approver_token(), "roles": APPROVER_ROLES})
     return json.dumps(tokens)
 
 

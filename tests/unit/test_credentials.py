@@ -29,8 +29,12 @@ def test_a_service_process_gets_its_own_credentials_and_nobody_elses(tmp_path):
     assert env["PATH"] == "/usr/bin"
     own = LocalSecrets(tmp_path).db_password("collection")
     assert env["ANSINH_DB_URL"] == f"postgresql://ansinh_collection:{own}@db.internal:5433/ansinh"
-    [token] = json.loads(env["ANSINH_API_TOKENS"])
-    assert token["token"] == LocalSecrets(tmp_path).operator_token() and "personal_data:read" in token["roles"]
+    operator, approver = json.loads(env["ANSINH_API_TOKENS"])
+    assert operator["token"] == LocalSecrets(tmp_path).operator_token() and "personal_data:read" in operator["roles"]
+    # maker-checker: the one who prepares a payment run cannot approve it; a second local principal does
+    assert "payments:prepare" in operator["roles"] and "payments:approve" not in operator["roles"]
+    assert approver["token"] == LocalSecrets(tmp_path).approver_token() != operator["token"]
+    assert approver["principal"] != operator["principal"] and "payments:approve" in approver["roles"]
 
 
 def test_service_settings_have_no_default_password_and_say_what_to_set(monkeypatch):
