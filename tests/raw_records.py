@@ -61,3 +61,22 @@ def raw_header_keys():
     finally:
         for m, original in zip(modules, originals):
             m.DefaultRecordBatchBuilder = original
+
+
+async def publish_raw(bootstrap: str, topic: str, records: Sequence[Record], partition: int = 0) -> list[int]:
+    """Publish ``records`` to one partition in one producer batch (so one fetch returns them together),
+    header keys written as given; returns their offsets."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    with raw_header_keys():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=100,
+                                    max_batch_size=8 * 1024 * 1024, max_request_size=8 * 1024 * 1024)
+        await producer.start()
+        try:
+            futures = [await producer.send(topic, value, key=key, partition=partition, headers=raw_headers(headers))
+                       for key, value, headers in records]
+            return [m.offset for m in await asyncio.gather(*futures)]
+        finally:
+            await producer.stop()
