@@ -1,20 +1,42 @@
-"""Wiring of the notifications service (a skeleton): its inputs are consumed and parked until it is implemented."""
+"""Wiring of the notifications service: contacts and events in, pending notifications out, delivery sends them."""
 from __future__ import annotations
+
+import asyncio
+import logging
 
 import faust
 
-from ansinh.runtime.parking import skeleton
-from ansinh.runtime.service import ServiceRuntime, run_worker
+from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
+from services.notifications import http
 from services.notifications.delivery import wiring as delivery
+from services.notifications.handlers import CONTACTS_TOPIC, EVENT_TOPICS, Notifications
+from services.notifications.render import Renderer
 from services.notifications.settings import NotificationsSettings
 
-INPUTS = ('participants.contacts', 'collection.assessments', 'collection.allocations')
+log = logging.getLogger("services.notifications")
 
 
 def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
     settings = settings or NotificationsSettings()
-    app, runtime = skeleton(settings, INPUTS)
+    runtime = ServiceRuntime(settings)
+    app = build_app(settings, runtime)
+    handlers = Notifications(lambda: runtime.pool, Renderer(settings.sms_unaccented), settings.digest_delay_s)
+    consume(app, runtime, CONTACTS_TOPIC, handlers.handle_contacts)
+    for topic in EVENT_TOPICS:
+        consume(app, runtime, topic, handlers.handler_for(topic))
+
+    @app.task
+    async def digest_sweep():
+        await runtime.ready.wait()
+        while True:
+            try:
+                await handlers.emit_due_digests()
+            except Exception:  # noqa: BLE001 - the next sweep tries again; a digest is never lost (emitted_at)
+                log.warning("digest sweep failed; trying again in %.0f s", settings.digest_sweep_s, exc_info=True)
+            await asyncio.sleep(settings.digest_sweep_s)
+
     delivery.attach(app, runtime, settings)  # the dispatcher: sends pending notifications
+    http.build_api(runtime).mount(app)  # history, failed list, replay, /openapi.json
     return app, runtime
 
 

@@ -21,3 +21,17 @@ RECOVERED = Counter("notifications_recovered_total", "Interrupted sends recovere
 REPLAYED = Counter("notifications_replayed_total", "Notifications replayed by an operator", ["channel"])
 # 1 while this process holds the dispatcher lock (one dispatcher sends per schema).
 DISPATCHER_ACTIVE = Gauge("notifications_dispatcher_active", "1 while this process is the sending dispatcher")
+
+# --- Core (triggers, contacts, rendering) ---
+# Notifications created (pending rows), by channel and message type.
+CREATED = Counter("notifications_created_total", "Notifications created, by channel and type", ["channel", "type"])
+# Triggers that reached nobody: no contact for the participant, or no channel with an address; by message type.
+WITHOUT_CONTACT = Counter("notifications_participants_without_contact_total",
+                          "Triggers for participants without a usable contact, by type", ["type"])
+# Contact records, by outcome: stored (newer), stale (older than the one stored: ignored).
+CONTACTS = Counter("notifications_contacts_total", "Contact records received, by outcome", ["outcome"])
+# SMS shortened to fit two segments: unaccented (diacritics removed) or truncated (cut at a word), by type.
+SMS_SHORTENED = Counter("notifications_sms_shortened_total", "SMS shortened to fit two segments, by how and type",
+                        ["how", "type"])
+# Monthly contribution digests emitted by the sweep.
+DIGESTS = Counter("notifications_digests_emitted_total", "Monthly contribution digests emitted")

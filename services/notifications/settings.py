@@ -5,3 +5,10 @@ from services.notifications.delivery.settings import DeliverySettings
 
 class NotificationsSettings(ServiceSettings, DeliverySettings):  # delivery: SMTP, gateway, retries
     service: str = "notifications"
+    # Core: send Vietnamese SMS without diacritics (GSM-7: 160/153 characters a part instead of 70/67). Even
+    # when off, an SMS whose accented text does not fit two segments goes unaccented.
+    sms_unaccented: bool = False
+    # Monthly contribution digests: due at the end of the first assessment's business day (None), or this many
+    # seconds after it; the sweep looks for due digests every digest_sweep_s seconds.
+    digest_delay_s: float | None = None
+    digest_sweep_s: float = 60.0

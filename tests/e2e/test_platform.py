@@ -32,12 +32,22 @@ async def test_collections_events_reach_arrears_and_notifications_exactly_once(i
     await publish(isolated.bootstrap, isolated.topic("collection.remittances"),
                   [(b"DN0001", encode(remittance("E2E-1", 500_000)))])
     expected = ["ContributionAssessed", "RemittanceAllocated", "UnderDeclarationFlagged"]
-    for service in ("arrears", "notifications"):
+    for service in ("arrears",):
         await wait_until_parked(isolated, service, expected)
     for name in running:  # all input consumed and all output published: nothing more is coming
         await isolated.wait_until_idle(name)
-    for service in ("arrears", "notifications"):
+    for service in ("arrears",):
         assert await parked(isolated, service) == expected
+    # Notifications claims both assessment events once and opens the worker's monthly digest.
+    conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
+    try:
+        claimed = await conn.fetchval("SELECT count(*) FROM notifications.inbox WHERE consumer = $1",
+                                      "collection.assessments")
+        digests = await conn.fetch("SELECT worker_code, period FROM notifications.digests")
+    finally:
+        await conn.close()
+    assert claimed == 2
+    assert [(r["worker_code"], r["period"]) for r in digests] == [(d["payload"]["worker_code"], "2025-07")]
 
 
 async def wait_until_parked(isolated, service: str, expected: list[str]) -> None:

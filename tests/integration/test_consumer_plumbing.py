@@ -46,12 +46,12 @@ async def test_a_redelivered_event_changes_nothing_the_second_time(isolated):
     settings = isolated.service("notifications")
     conn = await asyncpg.connect(settings.service_database_url)
     try:
-        async def parked():
-            return await conn.fetchval("SELECT count(*) FROM notifications.parked_events")
-        assert await wait_for(parked, 1) == 1
+        async def stored():
+            return await conn.fetchval("SELECT count(*) FROM notifications.contacts")
+        assert await wait_for(stored, 1) == 1
         await publish(isolated.bootstrap, topic, [(b"0123456789", envelope)])  # a third delivery, later
         await isolated.wait_until_idle("notifications")  # the third delivery is consumed and committed
-        assert await parked() == 1
+        assert await stored() == 1
         assert await conn.fetchval("SELECT count(*) FROM notifications.inbox") == 1
     finally:
         await conn.close()
@@ -89,7 +89,7 @@ async def test_malformed_json_and_schema_invalid_payloads_go_to_the_dlq_with_the
     conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
     try:
         codes = await wait_for(lambda: conn.fetchval(
-            "SELECT array_agg(envelope->'payload'->>'participant_code') FROM notifications.parked_events"),
+            "SELECT array_agg(participant_code) FROM notifications.contacts"),
             ["1111111111"])
         assert codes == ["1111111111"]
     finally:

@@ -45,9 +45,9 @@ async def with_check(settings, table: str, condition: str):
 
 
 async def test_a_message_the_database_refuses_is_dead_lettered_alone_and_its_batch_is_parked(isolated):
-    """The faust agent path (a skeleton service parking what it consumes)."""
-    conn = await with_check(isolated.service("notifications"), "notifications.parked_events",
-                            f"envelope->'payload'->>'participant_code' <> '{POISON}'")
+    """The faust agent path (notifications storing contacts, all of a batch in one statement)."""
+    conn = await with_check(isolated.service("notifications"), "notifications.contacts",
+                            f"participant_code <> '{POISON}'")
     topic = isolated.topic("participants.contacts")
     codes = [f"10000000{i:02d}" for i in range(20)]
     codes[13] = POISON
@@ -58,8 +58,7 @@ async def test_a_message_the_database_refuses_is_dead_lettered_alone_and_its_bat
         service = isolated.start_service("notifications")  # started after: the 20 arrive as one batch
 
         async def parked():
-            rows = await conn.fetch("SELECT envelope->'payload'->>'participant_code' AS code "
-                                    "FROM notifications.parked_events")
+            rows = await conn.fetch("SELECT participant_code AS code FROM notifications.contacts")
             return sorted(r["code"] for r in rows)
 
         expected = sorted(c for c in codes if c != POISON)

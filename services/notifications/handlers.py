@@ -1,0 +1,109 @@
+"""Handlers: a batch of decoded messages in, one transaction out (inbox rows, contacts, pending notifications).
+
+Each input topic's handler claims the batch's event ids in the inbox in the same transaction as what they
+cause, so a redelivered event creates nothing (and the notifications' unique key (event, participant,
+channel) holds even if it did). Notifications publish nothing: the rows are what delivery sends.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+import asyncpg
+
+from ansinh.runtime import inbox
+from ansinh.runtime.decoding import Incoming
+from services.notifications import metrics, repository as repo
+from services.notifications.commands import newest_per_participant, store_contact
+from services.notifications.domain.digest import due_at, summed
+from services.notifications.render import Renderer
+from services.notifications.triggers import Composed, Effects, Trigger, compose, digest_trigger, effects_of
+
+log = logging.getLogger("services.notifications")
+SCHEMA = "notifications"
+CONTACTS_TOPIC = "participants.contacts"
+EVENT_TOPICS = ("collection.assessments", "arrears.events", "payments.events", "benefits.awards")
+DIGEST_SWEEP_BATCH = 500
+
+
+class Notifications:
+    """The core's handlers (one instance per process, holding the renderer, the digest delay and the clock)."""
+
+    def __init__(self, pool_of: Callable[[], asyncpg.Pool], renderer: Renderer, digest_delay_s: float | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.pool_of, self.renderer = pool_of, renderer
+        self.digest_delay_s, self.clock = digest_delay_s, clock
+
+    # ---- participants.contacts ----------------------------------------------------------------------
+    async def handle_contacts(self, batch: Sequence[Incoming]) -> None:
+        commands = [store_contact(item) for item in batch]
+        async with self.pool_of().acquire() as conn, conn.transaction():
+            new = await inbox.claim(conn, SCHEMA, CONTACTS_TOPIC, [c.event_id for c in commands])
+            fresh = newest_per_participant([c for c in commands if c.event_id in new])
+            stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id, c.partition)
+                                                       for c in fresh])
+        metrics.CONTACTS.labels("stored").inc(stored)
+        metrics.CONTACTS.labels("stale").inc(len(new) - stored)
+
+    # ---- events that tell participants something ----------------------------------------------------
+    def handler_for(self, topic: str):
+        """The handler of one event topic (its inbox consumer name is the topic)."""
+        async def handle(batch: Sequence[Incoming]) -> None:
+            await self.handle_events(topic, batch)
+        return handle
+
+    async def handle_events(self, topic: str, batch: Sequence[Incoming]) -> None:
+        effects = effects_of(batch)  # pure: before the transaction
+        async with self.pool_of().acquire() as conn, conn.transaction():
+            new = await inbox.claim(conn, SCHEMA, topic, [i.envelope.event_id for i in batch])
+            composed = await self._apply(conn, effects.only(new))
+        _count(composed)
+
+    async def _apply(self, conn: asyncpg.Connection, effects: Effects) -> Composed:
+        await repo.upsert_awards(conn, effects.awards)  # first: an award and its suspension may share a batch
+        for assessed in effects.assessed:
+            if assessed.delta:
+                await repo.record_adjustment(conn, assessed.part)
+            else:
+                await repo.record_assessment(conn, assessed.part, assessed.occurred_at,
+                                             due_at(assessed.occurred_at, self.digest_delay_s))
+        return await self._notify(conn, effects.triggers)
+
+    async def _notify(self, conn: asyncpg.Connection, triggers: Sequence[Trigger]) -> Composed:
+        if not triggers:
+            return Composed()
+        awards = await repo.awards_of(conn, [t.award_id for t in triggers if t.award_id])
+        codes = {t.participant_code for t in triggers if t.participant_code}
+        codes |= {a.beneficiary_code for a in awards.values() if a.beneficiary_code}
+        composed = compose(triggers, await repo.contacts_of(conn, codes), awards, self.renderer)
+        composed.created = await repo.insert_notifications(conn, composed.notifications)
+        return composed
+
+    # ---- the digest sweep ---------------------------------------------------------------------------
+    async def emit_due_digests(self) -> int:
+        """Emit the monthly digests that are due (in batches); returns how many were emitted."""
+        emitted = 0
+        while True:
+            async with self.pool_of().acquire() as conn, conn.transaction():
+                due = await repo.due_digests(conn, self.clock(), DIGEST_SWEEP_BATCH)
+                triggers = [digest_trigger(d, at) for d, at in ((summed(parts), at) for _, parts, at in due) if d]
+                composed = await self._notify(conn, triggers)
+                await repo.mark_digests_emitted(conn, [key for key, _, _ in due])
+            _count(composed)
+            metrics.DIGESTS.inc(len(triggers))
+            emitted += len(triggers)
+            if len(due) < DIGEST_SWEEP_BATCH:
+                return emitted
+
+
+def _count(composed: Composed) -> None:
+    """Metrics after the commit (a rolled-back transaction counts nothing)."""
+    for (channel, message_type), n in Counter(composed.created).items():
+        metrics.CREATED.labels(channel, message_type).inc(n)
+    for message_type, n in Counter(composed.without_contact).items():
+        metrics.WITHOUT_CONTACT.labels(message_type).inc(n)
+    for (how, message_type), n in Counter((r.sms_fallback, r.message_type) for r in composed.notifications
+                                          if r.sms_fallback).items():
+        metrics.SMS_SHORTENED.labels(how, message_type).inc(n)

@@ -1,0 +1,152 @@
+"""The SQL of the notifications core (schema ``notifications``); every function runs on the caller's connection,
+inside the caller's transaction."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, Sequence
+
+import asyncpg
+
+from services.notifications.domain.contacts import Contact, Version
+from services.notifications.domain.digest import DigestPart
+from services.notifications.triggers import AwardFacts, Notification
+
+S = "notifications"
+
+
+async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact, Version, object, int]]) -> int:
+    """Store each contact unless the stored one is newer (``Version``); returns how many were stored.
+    ``rows``: (contact, version, event id, partition), at most one per participant."""
+    if not rows:
+        return 0
+    stored = await conn.fetch(f"""
+        INSERT INTO {S}.contacts AS c (participant_code, phone, email, app_token, language, channels, quiet_from,
+                                       quiet_until, event_id, occurred_at, source_partition, source_offset)
+        SELECT participant_code, phone, email, app_token, language, channels::text[], quiet_from, quiet_until,
+               event_id, occurred_at, source_partition, source_offset
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::time[], $8::time[], $9::uuid[], $10::timestamptz[], $11::int[], $12::bigint[])
+                      AS t(participant_code, phone, email, app_token, language, channels, quiet_from, quiet_until,
+                           event_id, occurred_at, source_partition, source_offset)
+        ON CONFLICT (participant_code) DO UPDATE SET
+            phone = EXCLUDED.phone, email = EXCLUDED.email, app_token = EXCLUDED.app_token,
+            language = EXCLUDED.language, channels = EXCLUDED.channels, quiet_from = EXCLUDED.quiet_from,
+            quiet_until = EXCLUDED.quiet_until, event_id = EXCLUDED.event_id, occurred_at = EXCLUDED.occurred_at,
+            source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, updated_at = now()
+        WHERE (c.occurred_at, c.source_offset) < (EXCLUDED.occurred_at, EXCLUDED.source_offset)
+        RETURNING participant_code""",
+        [c.participant_code for c, *_ in rows], [c.phone for c, *_ in rows], [c.email for c, *_ in rows],
+        [c.app_token for c, *_ in rows], [c.language for c, *_ in rows],
+        # text[] per row travels as a '{...}' literal (unnest of a 2-D array would flatten it)
+        [_array_literal(c.channels) for c, *_ in rows], [c.quiet_from for c, *_ in rows],
+        [c.quiet_until for c, *_ in rows], [e for _, _, e, _ in rows], [v.occurred_at for _, v, _, _ in rows],
+        [p for *_, p in rows], [v.offset for _, v, _, _ in rows])
+    return len(stored)
+
+
+def _array_literal(values: Iterable[str]) -> str:
+    return "{" + ",".join(values) + "}"  # channel names are plain words: nothing to quote
+
+
+async def contacts_of(conn: asyncpg.Connection, codes: Iterable[str]) -> dict[str, Contact]:
+    rows = await conn.fetch(f"""
+        SELECT participant_code, language, phone, email, app_token, channels, quiet_from, quiet_until
+        FROM {S}.contacts WHERE participant_code = ANY($1::text[])""", list(set(codes)))
+    return {r["participant_code"]: Contact(r["participant_code"], r["language"], r["phone"], r["email"],
+                                           r["app_token"], tuple(r["channels"]), r["quiet_from"], r["quiet_until"])
+            for r in rows}
+
+
+async def upsert_awards(conn: asyncpg.Connection, awards: Sequence[AwardFacts]) -> None:
+    """An award's beneficiary and type (BenefitAwarded); a channel change only updates the account digits."""
+    for a in awards:  # few per batch, and order matters (an award then its channel change)
+        if a.beneficiary_code is not None:
+            await conn.execute(f"""
+                INSERT INTO {S}.awards (award_id, beneficiary_code, benefit_type, account_last4)
+                VALUES ($1, $2, $3, $4)
+                ON CONFLICT (award_id) DO UPDATE SET beneficiary_code = EXCLUDED.beneficiary_code,
+                    benefit_type = EXCLUDED.benefit_type, account_last4 = EXCLUDED.account_last4, updated_at = now()""",
+                a.award_id, a.beneficiary_code, a.benefit_type, a.account_last4)
+        else:
+            await conn.execute(f"UPDATE {S}.awards SET account_last4 = $2, updated_at = now() WHERE award_id = $1",
+                               a.award_id, a.account_last4)
+
+
+async def awards_of(conn: asyncpg.Connection, award_ids: Iterable[str]) -> dict[str, AwardFacts]:
+    rows = await conn.fetch(f"""SELECT award_id, beneficiary_code, benefit_type, account_last4 FROM {S}.awards
+                                WHERE award_id = ANY($1::text[])""", list(set(award_ids)))
+    return {r["award_id"]: AwardFacts(None, r["award_id"], r["beneficiary_code"], r["benefit_type"],
+                                      r["account_last4"]) for r in rows}
+
+
+async def record_assessment(conn: asyncpg.Connection, part: DigestPart, occurred_at: datetime,
+                            due_at: datetime) -> None:
+    """Open the worker's digest for the month (if new) and keep the employer's latest revision."""
+    await conn.execute(f"""INSERT INTO {S}.digests (worker_code, period, triggered_at, due_at) VALUES ($1, $2, $3, $4)
+                           ON CONFLICT DO NOTHING""", part.worker_code, part.period, occurred_at, due_at)
+    await conn.execute(f"""
+        INSERT INTO {S}.digest_parts AS d (worker_code, period, employer_code, revision, declared_salary,
+                                           employee_amount, employer_amount)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (worker_code, period, employer_code) DO UPDATE SET revision = EXCLUDED.revision,
+            declared_salary = EXCLUDED.declared_salary, employee_amount = EXCLUDED.employee_amount,
+            employer_amount = EXCLUDED.employer_amount
+        WHERE d.revision < EXCLUDED.revision""",
+        part.worker_code, part.period, part.employer_code, part.revision, part.declared_salary,
+        part.employee_amount, part.employer_amount)
+
+
+async def record_adjustment(conn: asyncpg.Connection, delta: DigestPart) -> None:
+    """Add a later revision's differences to the employer's part (an older or repeated revision changes nothing)."""
+    await conn.execute(f"""
+        UPDATE {S}.digest_parts SET revision = $4, declared_salary = $5, employee_amount = employee_amount + $6,
+                                    employer_amount = employer_amount + $7
+        WHERE worker_code = $1 AND period = $2 AND employer_code = $3 AND revision < $4""",
+        delta.worker_code, delta.period, delta.employer_code, delta.revision, delta.declared_salary,
+        delta.employee_amount, delta.employer_amount)
+
+
+async def due_digests(conn: asyncpg.Connection, now: datetime,
+                      limit: int) -> list[tuple[tuple[str, str], list[DigestPart], datetime]]:
+    """Digests due by ``now`` and not emitted, locked (SKIP LOCKED: two sweeps never take the same one)."""
+    heads = await conn.fetch(f"""SELECT worker_code, period, triggered_at FROM {S}.digests
+                                 WHERE emitted_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2
+                                 FOR UPDATE SKIP LOCKED""", now, limit)
+    if not heads:
+        return []
+    parts = await conn.fetch(f"""
+        SELECT p.* FROM {S}.digest_parts p
+        JOIN unnest($1::text[], $2::text[]) AS h(worker_code, period) USING (worker_code, period)
+        ORDER BY p.worker_code, p.period, p.employer_code""",
+        [h["worker_code"] for h in heads], [h["period"] for h in heads])
+    by_key: dict[tuple[str, str], list[DigestPart]] = {}
+    for p in parts:
+        by_key.setdefault((p["worker_code"], p["period"]), []).append(DigestPart(
+            p["worker_code"], p["period"], p["employer_code"], p["revision"], p["declared_salary"],
+            p["employee_amount"], p["employer_amount"]))
+    return [((h["worker_code"], h["period"]), by_key.get((h["worker_code"], h["period"]), []), h["triggered_at"])
+            for h in heads]
+
+
+async def mark_digests_emitted(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> None:
+    await conn.execute(f"""UPDATE {S}.digests d SET emitted_at = now() FROM unnest($1::text[], $2::text[])
+                           AS k(worker_code, period) WHERE d.worker_code = k.worker_code AND d.period = k.period""",
+                       [k[0] for k in keys], [k[1] for k in keys])
+
+
+async def insert_notifications(conn: asyncpg.Connection, rows: Sequence[Notification]) -> list[tuple[str, str]]:
+    """Insert pending notifications; one already there (same event, participant, channel) is left as it is.
+    Returns (channel, message type) of each row created."""
+    if not rows:
+        return []
+    created = await conn.fetch(f"""
+        INSERT INTO {S}.notifications (event_id, participant_code, channel, type, language, recipient, subject, body,
+                                       triggered_at)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                             $8::text[], $9::timestamptz[])
+        ON CONFLICT (event_id, participant_code, channel) DO NOTHING
+        RETURNING channel, type""",
+        [r.event_id for r in rows], [r.participant_code for r in rows], [r.channel for r in rows],
+        [r.message_type for r in rows], [r.language for r in rows], [r.recipient for r in rows],
+        [r.subject for r in rows], [r.body for r in rows], [r.triggered_at for r in rows])
+    return [(r["channel"], r["type"]) for r in created]
