@@ -16,8 +16,10 @@ from tests.waiting import eventually_async
 
 GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"
 # The tests' operator token with the notifications roles too (start_service's default holds collection's).
+READER_TOKEN = "reader-token-without-personal-data-0123"
 API_TOKENS = json.dumps([{"principal": "test-operator", "token": OPERATOR_TOKEN,
-                          "roles": ["personal_data:read", "notifications:read", "notifications:replay"]}])
+                          "roles": ["personal_data:read", "notifications:read", "notifications:replay"]},
+                         {"principal": "reader", "token": READER_TOKEN, "roles": ["notifications:read"]}])
 
 
 def delivery_env(sink: SmtpSink, gateway: Gateway, **extra: str) -> dict[str, str]:
