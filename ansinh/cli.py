@@ -12,7 +12,6 @@ live in ``ansinh.ops``, the local platform and the demo in ``ansinh.devplatform`
     ansinh dlq show|replay TOPIC       a topic's dead letters, with reasons; replay after a fix
     ansinh suspense list|assign        unidentified receipts; assign one to an employer (audited)
     ansinh notifications failed|replay|history  notifications given up or uncertain; send again (audited)
-    ansinh notifications failed|replay|history  notifications given up or uncertain; send again (audited)
     ansinh arrears run|overdue|statement  the daily arrears run for a date (audited), late employers, a statement
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
@@ -195,12 +194,6 @@ def cmd_notifications(args: argparse.Namespace) -> int:
     return notifications.run(args, console)
 
 
-def cmd_notifications(args: argparse.Namespace) -> int:
-    from ansinh.ops import notifications
-
-    return notifications.run(args, console)
-
-
 def cmd_suspense(args: argparse.Namespace) -> int:
     from ansinh.ops.suspense import Client, SuspenseError
 
@@ -279,12 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reason", help="why the receipt belongs to the employer (required to assign; audited)")
     p.add_argument("--status", choices=["open", "assigned", "all"], default="open", help="which receipts to list")
     p.set_defaults(func=cmd_suspense)
-    p = sub.add_parser("notifications", help="notifications given up or uncertain: list, replay (audited), a "
-                       "participant's history (token: ANSINH_OPERATOR_TOKEN)")
-    from ansinh.ops.notifications import add_arguments as notifications_arguments
-
-    notifications_arguments(p)
-    p.set_defaults(func=cmd_notifications)
     p = sub.add_parser("notifications", help="notifications given up or uncertain: list, replay (audited), a "
                        "participant's history (token: ANSINH_OPERATOR_TOKEN)")
     from ansinh.ops.notifications import add_arguments as notifications_arguments
