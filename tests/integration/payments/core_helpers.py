@@ -89,3 +89,36 @@ async def seed_entitlements(conn: asyncpg.Connection, count: int, first: date = 
                        "account_name, paying_office, event_id) SELECT award_id, channel_from, channel, bank_bin, "
                        "account_number, account_name, paying_office, gen_random_uuid() FROM entitlements "
                        "WHERE award_id > $1", f"AW-{start:08d}")
+
+
+def call(service, method: str, path: str, who: str, body: dict | None = None) -> tuple[int, dict]:
+    status, raw = service.request(method, path, body, token=TOKENS[who])
+    return status, json.loads(raw)
+
+
+def wait_for_state(service, period: str, states: set[str], timeout: float = 120) -> dict:
+    """Poll the run's view until its state is one of ``states``; fail with the last view seen."""
+    from tests.waiting import eventually
+
+    def reached():
+        status, view = call(service, "GET", f"/runs/{period}", "reader")
+        assert status == 200 and view["state"] in states, (status, view.get("state"), view.get("progress"))
+        return view
+    return eventually(reached, timeout, interval=0.3, what=f"run {period} in {sorted(states)}")
+
+
+async def sql(isolated, query: str, *args):
+    conn = await asyncpg.connect(isolated.service("payments").service_database_url)
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+async def seed(isolated, count: int, **options) -> None:
+    conn = await asyncpg.connect(isolated.service("payments").service_database_url,
+                                 server_settings={"search_path": "payments"})
+    try:
+        await seed_entitlements(conn, count, **options)
+    finally:
+        await conn.close()
