@@ -136,11 +136,14 @@ def _award_step(item: Incoming, out: Effects) -> None:
 
 def _payment(item: Incoming, out: Effects) -> None:
     m = item.message
+    if item.envelope.type == "PaymentRejected" and m.next_step != "retry":
+        return  # PaymentReroutedToCash or PaymentReturned follows and tells what happens to the money
     out.triggers.append(_trigger(
-        item, PAYMENT_TYPES[item.envelope.type], getattr(m, "beneficiary_code", None) or _key_code(item),
-        award_id=getattr(m, "award_id", None), amount=getattr(m, "amount", None), period=getattr(m, "period", None),
+        item, PAYMENT_TYPES[item.envelope.type], m.beneficiary_code, award_id=m.award_id,
+        amount=getattr(m, "amount", None), period=getattr(m, "period", None) or m.from_period,
         reason_code=getattr(m, "reason_code", None), paying_office=getattr(m, "paying_office", None),
-        channel=getattr(m, "channel", None)))
+        channel=getattr(m, "channel", None), pay_until=getattr(m, "pay_until", None),
+        unclaimed=len(getattr(m, "unclaimed_periods", ()))))
 
 
 def _trigger(item: Incoming, message_type: str, participant: str | None, award_id: str | None = None,

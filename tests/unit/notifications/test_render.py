@@ -22,7 +22,7 @@ TYPICAL = {
     "benefit_resumed": dict(from_period="2025-10", reason="Đã cập nhật giấy tờ", **BENEFIT),
     "benefit_ended": dict(from_period="2025-12", reason="Hết thời hạn hưởng", **BENEFIT),
     **{t: dict(amount=5_500_000, period="2025-07", reason_code="AC04", paying_office="BD-HN-01", channel="bank",
-               **BENEFIT)
+               pay_until=date(2025, 12, 31), unclaimed=6, **BENEFIT)
        for t in ("payment_sent", "payment_settled", "payment_rejected", "payment_rerouted_to_cash",
                  "payment_returned", "payments_suspended")},
 }
@@ -169,16 +169,20 @@ def test_the_unaccented_variant_is_sent_where_configured_and_is_gsm7():
 
 def test_a_vietnamese_sms_too_long_with_diacritics_goes_unaccented_instead_of_being_cut():
     inputs = dict(TYPICAL["payment_rerouted_to_cash"], amount=999_999_999, paying_office="X" * 64)
-    accented = f"BHXH: Khoản 999.999.999 ₫ tháng 07/2025 sẽ chi trả bằng tiền mặt tại {'X' * 64}. Mang theo căn cước."
+    office = "X" * 64
+    accented = f"BHXH: Khoản 999.999.999 ₫ tháng 07/2025 sẽ chi trả bằng tiền mặt tại {office} đến 31/12/2025. " \
+               "Mang theo căn cước."
     assert segments(accented).count == 3
     text = render("payment_rerouted_to_cash", "sms", "vi", inputs)
     assert text.unaccented and not text.truncated
-    assert text.body == f"BHXH: Khoan 999.999.999 VND thang 07/2025 se chi tra bang tien mat tai {'X' * 64}. Mang theo can cuoc."
+    assert text.body == f"BHXH: Khoan 999.999.999 VND thang 07/2025 se chi tra bang tien mat tai {office} " \
+                        "den 31/12/2025. Mang theo can cuoc."
 
 
 def test_email_and_push_keep_their_diacritics_when_sms_is_unaccented():
     renderer = Renderer(sms_unaccented=True)
-    assert "đã chuyển 5.500.000 ₫ lương hưu" in renderer.render("payment_sent", "email", "vi", TYPICAL["payment_sent"]).body
+    email = renderer.render("payment_sent", "email", "vi", TYPICAL["payment_sent"])
+    assert "đã chuyển 5.500.000 ₫ lương hưu" in email.body
     assert "đã được chuyển" in renderer.render("payment_sent", "push", "vi", TYPICAL["payment_sent"]).body
 
 

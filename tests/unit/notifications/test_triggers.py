@@ -202,3 +202,71 @@ def test_a_digest_is_due_at_the_end_of_the_business_day_in_ho_chi_minh_city():
     assert due_at(late) == datetime(2025, 8, 2, 17, 0, tzinfo=timezone.utc)
     assert due_at(AT) == datetime(2025, 8, 1, 17, 0, tzinfo=timezone.utc)
     assert due_at(AT, 30) == AT.replace(second=30)
+
+
+# ---- every payments.events type, from the wire to rendered text --------------------------------------------
+PAYMENT = dict(payment_id="P-1", beneficiary_code="0123456789", award_id="AW-1", period="2025-07", amount=5_500_000)
+PAYMENT_EVENTS = {
+    "payment_sent": payments.PaymentSent(**PAYMENT, channel="bank", bank_bin="970436", attempt=1),
+    "payment_settled": payments.PaymentSettled(**PAYMENT, channel="bank", bank_bin="970436", attempt=1),
+    "payment_rejected": payments.PaymentRejected(**PAYMENT, channel="bank", bank_bin="970436", attempt=1,
+                                                 reason_code="AM04", next_step="retry"),
+    "payment_rerouted_to_cash": payments.PaymentReroutedToCash(
+        **PAYMENT, channel="cash", paying_office="BD-HN-01", reason_code="AC04", pay_from="2025-08-01",
+        pay_until="2025-10-31"),
+    "payment_returned": payments.PaymentReturned(**PAYMENT, channel="bank", reason_code="AC04", attempts=3),
+    "payments_suspended": payments.PaymentsSuspendedForNonCollection(
+        beneficiary_code="0123456789", award_id="AW-1", from_period="2026-01",
+        unclaimed_periods=[f"2025-{m:02d}" for m in range(7, 13)]),
+}
+
+
+def test_every_payment_event_that_concerns_the_beneficiary_renders_in_both_languages_on_every_channel():
+    award = AwardFacts(None, "AW-1", "0123456789", "survivor_allowance", "4567")
+    for language in ("vi", "en"):
+        contacts = {"0123456789": Contact("0123456789", language, phone="+84912345678", email="a@b.vn",
+                                          app_token="fcm:1")}
+        for message_type, event in PAYMENT_EVENTS.items():
+            [trigger] = effects_of([incoming("payments.events", event)]).triggers
+            assert trigger.message_type == message_type
+            composed = compose([trigger], contacts, {"AW-1": award}, Renderer())
+            assert [n.channel for n in composed.notifications] == ["email", "sms", "push"]
+            assert all(n.body for n in composed.notifications)
+
+
+def test_a_rerouted_payment_says_where_and_until_when_to_collect_the_cash():
+    [trigger] = effects_of([incoming("payments.events", PAYMENT_EVENTS["payment_rerouted_to_cash"])]).triggers
+    contacts = {"0123456789": Contact("0123456789", "vi", phone="+84912345678")}
+    [sms] = compose([trigger], contacts, {}, Renderer()).notifications
+    assert sms.body == ("BHXH: Khoản 5.500.000 ₫ tháng 07/2025 sẽ chi trả bằng tiền mặt tại BD-HN-01 "
+                        "đến 31/10/2025. Mang theo căn cước.")
+
+
+def test_a_suspension_for_non_collection_names_its_first_month_and_the_months_left_unclaimed():
+    [trigger] = effects_of([incoming("payments.events", PAYMENT_EVENTS["payments_suspended"])]).triggers
+    assert (trigger.inputs["period"], trigger.inputs["unclaimed"]) == ("2026-01", 6)
+    contacts = {"0123456789": Contact("0123456789", "en", email="a@b.vn")}
+    [mail] = compose([trigger], contacts, {}, Renderer()).notifications
+    assert "cash payments of 6 months in a row were not collected" in mail.body and "from 01/2026" in mail.body
+
+
+def test_a_rejection_followed_by_cash_or_a_return_is_told_once_by_that_next_event():
+    rejected = PAYMENT_EVENTS["payment_rejected"]
+    for step in ("reroute", "return"):
+        event = payments.PaymentRejected(**{**rejected.model_dump(), "next_step": step})
+        assert effects_of([incoming("payments.events", event)]).triggers == []
+    assert len(effects_of([incoming("payments.events", rejected)]).triggers) == 1
+
+
+def test_a_cash_payment_sent_says_it_is_ready_at_the_paying_office():
+    sent = payments.PaymentSent(**PAYMENT, channel="cash", paying_office="BD-HN-01", attempt=1)
+    [trigger] = effects_of([incoming("payments.events", sent)]).triggers
+    contacts = {"0123456789": Contact("0123456789", "vi", phone="+84912345678")}
+    [sms] = compose([trigger], contacts, {}, Renderer()).notifications
+    assert sms.body == "BHXH: 5.500.000 ₫ chế độ bảo hiểm xã hội tháng 07/2025 đã sẵn sàng nhận tiền mặt tại BD-HN-01."
+
+
+def test_a_collected_cash_payment_and_a_fraud_flag_tell_the_beneficiary_nothing():
+    collected = payments.CashPaymentCollected(**PAYMENT, channel="cash", paying_office="BD-HN-01")
+    flagged = payments.PaymentFlagged(signal="shared_account", beneficiary_code="0123456789", detail="review")
+    assert effects_of([incoming("payments.events", collected), incoming("payments.events", flagged)]).triggers == []
