@@ -67,13 +67,15 @@ RETURNING id
 
 
 async def insert(conn: asyncpg.Connection, *rows: Row) -> list[int]:
-    """As the core does: ON CONFLICT on the unique key does nothing (a redelivered event)."""
+    """As the core does: ON CONFLICT on the unique key does nothing (a redelivered event). One transaction,
+    so the dispatcher sees all the rows at once."""
     ids = []
-    for r in rows:
-        new = await conn.fetchval(INSERT, r.event_id, r.participant_code, r.channel, r.type, r.recipient,
-                                  r.subject if r.channel != "sms" else None, r.body, r.triggered_at)
-        if new is not None:
-            ids.append(new)
+    async with conn.transaction():
+        for r in rows:
+            new = await conn.fetchval(INSERT, r.event_id, r.participant_code, r.channel, r.type, r.recipient,
+                                      r.subject if r.channel != "sms" else None, r.body, r.triggered_at)
+            if new is not None:
+                ids.append(new)
     return ids
 
 
