@@ -8,9 +8,8 @@ from datetime import date
 import faust
 
 from ansinh.runtime import auth
-from ansinh.runtime.parking import park_events
 from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
-from services.payments import http
+from services.payments import bank_http, http, status
 from services.payments.domain.calendar import load_calendar
 from services.payments.domain.model import next_period, period_text
 from services.payments.handlers import Awards
@@ -18,8 +17,6 @@ from services.payments.runs import RunSettings, Runs
 from services.payments.settings import PaymentsSettings
 
 log = logging.getLogger("services.payments")
-# Consumed but not handled here yet: parked (kept whole) until the bank/cash status handlers are wired.
-PARKED = ("payments.bank-status", "payments.cash-status")
 SCHEDULE = auth.Principal("schedule", frozenset())
 SCHEDULE_CHECK_S = 60
 
@@ -56,12 +53,13 @@ def create(settings: PaymentsSettings | None = None) -> tuple[faust.App, Service
     app = build_app(settings, runtime)
     awards = Awards(lambda: runtime.pool)
     consume(app, runtime, "benefits.awards", awards.handle_awards)
-    for topic in PARKED:
-        consume(app, runtime, topic, park_events(lambda: runtime.pool, settings.schema, settings.service, topic))
+    status.attach(app, runtime, settings)  # bank side: payments.bank-status, payments.cash-status, retries
     runs = Runs(lambda: runtime.pool, load_calendar(settings.calendar_file),
-                RunSettings(settings.run_chunk, settings.payment_point_prefixes))
+                RunSettings(settings.run_chunk, settings.payment_point_prefixes, settings.debtor()))
     tasks = RunTasks(runs)
-    http.build_api(runtime, runs, tasks).mount(app)
+    api = http.build_api(runtime, runs, tasks)
+    bank_http.declare(api)  # bank side: reconciliation, batches, flags
+    api.mount(app)
 
     @app.task
     async def resume_sending():

@@ -359,3 +359,22 @@ async def run_states(conn: asyncpg.Connection, period: date) -> list[asyncpg.Rec
 def _json_rows(text: str) -> list[dict]:
     import json
     return json.loads(text)
+
+
+# ---- pain.001 batches of a run --------------------------------------------------------------------------------
+async def banks_without_batches(conn: asyncpg.Connection, period: date) -> list[tuple[str, int, int]]:
+    """(BIN, count, VND) of each bank of the run whose pain.001 batch is not recorded yet (first attempts only:
+    retries travel in their own batches)."""
+    rows = await conn.fetch(
+        "SELECT bank_bin, count(*) AS n, sum(amount) AS amount FROM payments WHERE run_period = $1 "
+        "AND channel = 'bank' AND attempt = 1 AND state NOT IN ('created', 'approved', 'stopped') "
+        "AND NOT EXISTS (SELECT 1 FROM bank_batches b WHERE b.run_period = $1 AND b.bank_bin = payments.bank_bin) "
+        "GROUP BY bank_bin ORDER BY bank_bin", period)
+    return [(r["bank_bin"], r["n"], int(r["amount"])) for r in rows]
+
+
+async def bank_transfers(conn: asyncpg.Connection, period: date, bank_bin: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT payment_id, amount, account_name, bank_bin, account_number FROM payments WHERE run_period = $1 "
+        "AND channel = 'bank' AND bank_bin = $2 AND attempt = 1 AND state NOT IN ('created', 'approved', 'stopped') "
+        "ORDER BY id", period, bank_bin)

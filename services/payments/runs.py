@@ -15,14 +15,15 @@ import asyncpg
 
 from ansinh.runtime import auth, failpoints, outbox
 from schemas import payments as wire
-from services.payments import metrics, repository as repo
+from services.payments import metrics, reconcile, repository as repo
+from services.payments.iso import pain001
 from services.payments.domain.errors import (PreparerCannotApprove, RunAlreadyApproved, RunChanged, RunNotFound,
                                              RunNotPrepared)
 from services.payments.domain.model import period_text, previous_period
 from services.payments.domain.runs import Calendar, Total, cash_windows, difference, execution_date, totals
 
 log = logging.getLogger("services.payments.runs")
-SCHEMA, PRODUCER, EVENTS = "payments", "payments", "payments.events"
+SCHEMA, PRODUCER, EVENTS, ORDERS = "payments", "payments", "payments.events", "payments.orders"
 APPROVED_STATES = ("approved", "sending", "sent")
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -31,6 +32,7 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 class RunSettings:
     chunk: int
     payment_point_prefixes: list[str]
+    debtor: pain001.Debtor = pain001.Debtor("BAO HIEM XA HOI VIET NAM", "0000000000001", "970418")
 
 
 class Runs:
@@ -192,11 +194,42 @@ class Runs:
                 metrics.AMOUNT_SENT_VND.labels(row["channel"]).inc(row["amount"])
                 done += row["n"]
             self._progress("send", min(done, total), total, progress)
+        await self._send_batches(period, run, progress)
         async with self.pool_of().acquire() as conn, conn.transaction():
             await repo.finish_sending(conn, period)
             await self._refresh_state_gauges(conn, period)
         metrics.RUN_SECONDS.labels("send").observe(time.monotonic() - started)
         return await self.view(period)
+
+    async def _send_batches(self, period: date, run, progress: Progress | None) -> None:
+        """Per bank, the run's pain.001 batch (split under 1 MB), recorded and written to the outbox in one
+        transaction; a bank whose batch is recorded is skipped, so a resumed run sends no batch twice. A batch
+        whose items do not add up to the bank's count and total is refused (BatchDoesNotAddUp) before that."""
+        async with self.pool_of().acquire() as conn:
+            banks = await repo.banks_without_batches(conn, period)
+        created_at = datetime.now(timezone.utc).replace(microsecond=0)
+        for done, (bank_bin, count, amount) in enumerate(banks, start=1):
+            async with self.pool_of().acquire() as conn, conn.transaction():
+                rows = await repo.bank_transfers(conn, period, bank_bin)
+                parts = pain001.build_batches(
+                    self.settings.debtor, bank_bin, run["execution_date"],
+                    [pain001.TransferItem(r["payment_id"], r["amount"], r["account_name"], r["bank_bin"],
+                                          r["account_number"], f"BHXH {period_text(period)}") for r in rows],
+                    message_id_prefix=f"PMT-{period:%Y%m}-{bank_bin}", created_at=created_at,
+                    declared=(count, amount))
+                await reconcile.record_parts(conn, period, parts,
+                                             {r["payment_id"]: (r["payment_id"], 1, r["amount"]) for r in rows})
+                await outbox.append(conn, SCHEMA, [self._batch_event(p, run["correlation_id"]) for p in parts])
+            self._progress("batches", done, len(banks), progress)
+
+    @staticmethod
+    def _batch_event(part, correlation_id) -> outbox.OutboxMessage:
+        # A dict, not the model: validating a 900 kB document costs as much as building it; the batch tests
+        # decode these events with PaymentBatchIssued.
+        return outbox.event_from_dict(ORDERS, part.bank_bin, wire.PaymentBatchIssued, {
+            "message_id": part.message_id, "bank_bin": part.bank_bin, "part": part.part, "parts": part.parts,
+            "number_of_transactions": part.number_of_transactions, "control_sum": part.control_sum,
+            "document": part.document}, PRODUCER, correlation_id=correlation_id)
 
     async def send_unfinished(self) -> None:
         """At start-up: finish sending every run approved before a crash or a restart."""

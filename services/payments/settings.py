@@ -21,8 +21,16 @@ class PaymentsSettings(ServiceSettings):
     # Schedule: on this day of the month (business date), next month's run is prepared by the service itself
     # (principal "schedule"); it still waits for an operator's approval. None: operators prepare runs.
     prepare_on_day: int | None = None
+    # The fund's account that pays (pain.001 debtor): its holder, number and bank. Set them for production.
+    debtor_name: str = "BAO HIEM XA HOI VIET NAM"
+    debtor_account: str = "0000000000001"
+    debtor_bank_bin: str = "970418"
     # Fixes the business date (replays, tests); by default it is today in Asia/Ho_Chi_Minh.
     business_date: date | None = None
+
+    def debtor(self):
+        from services.payments.iso.pain001 import Debtor
+        return Debtor(self.debtor_name, self.debtor_account, self.debtor_bank_bin)
 
     def today(self) -> date:
         return self.business_date or datetime.now(BUSINESS_TZ).date()

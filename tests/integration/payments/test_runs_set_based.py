@@ -10,13 +10,17 @@ import pytest
 
 from ansinh.runtime import auth
 from schemas.envelope import Envelope
-from schemas.payments import CashPaymentOrdered, PaymentOrderIssued, PaymentRunApproved, PaymentRunPrepared, PaymentSent
+import xmlschema
+
+from schemas.payments import (CashPaymentOrdered, PaymentBatchIssued, PaymentOrderIssued, PaymentRunApproved,
+                              PaymentRunPrepared, PaymentSent)
 from services.payments.domain.errors import PreparerCannotApprove, RunAlreadyApproved, RunChanged, RunNotPrepared
 from tests.integration.payments.core_helpers import CHECKER, MAKER, payments_db, seed_entitlements
 
 JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
 MODELS = {m.event_type: m for m in (PaymentOrderIssued, CashPaymentOrdered, PaymentSent, PaymentRunPrepared,
-                                    PaymentRunApproved)}
+                                    PaymentRunApproved, PaymentBatchIssued)}
+PAIN001_XSD = "services/payments/iso/xsd/pain.001.001.09.xsd"
 
 
 async def payments_per_award(conn, period: date) -> dict[str, int]:
@@ -122,6 +126,14 @@ async def test_an_approved_run_sends_one_order_per_payment_and_each_event_reads_
         for e in events:
             if e["type"] == "PaymentSent":
                 assert "account_number" not in e["payload"]
+        # and one pain.001 batch per bank, adding up to that bank's orders, valid against the official XSD
+        batches = by_type["PaymentBatchIssued"]
+        assert sorted(b.bank_bin for b in batches) == ["970415", "970418", "970436"]
+        for b in batches:
+            mine = [o for o in orders if o.bank_bin == b.bank_bin]
+            assert (b.number_of_transactions, b.control_sum) == (len(mine), sum(o.amount for o in mine))
+            xmlschema.XMLSchema(PAIN001_XSD).validate(b.document)
+            assert all(f"<EndToEndId>{o.payment_id}</EndToEndId>" in b.document for o in mine)
 
 
 async def test_the_summary_shows_totals_and_explains_the_difference_from_last_month(isolated):
