@@ -29,3 +29,27 @@ RUN_SECONDS = Histogram("payments_run_duration_seconds", "Duration of a run phas
 # Operator decisions on runs, by action (prepare, approve) and outcome (done, refused).
 RUN_DECISIONS = Counter("payments_run_decisions_total", "Run preparations and approvals, by outcome",
                         ["action", "outcome"])
+
+# ---- bank and cash status (status.py, reconcile.py, fraud.py) --------------------------------------------
+# Status reports received, by source (bank, cash) and what they did (changed, duplicate, late, pending,
+# refused, duplicate_event).
+STATUS_REPORTS = Counter("payments_status_reports_total", "Status reports received, by source and outcome",
+                         ["source", "outcome"])
+# Bank statuses that moved a payment, by bank BIN and ISO status (ACTC, ACSC, RJCT...): the rejection rate's base.
+BANK_STATUSES = Counter("payments_bank_statuses_total", "Bank statuses that moved a payment, by bank and status",
+                        ["bank", "status"])
+# Rejections by bank BIN and ISO reason code (AC01, AC04, ...; "none" when the bank gave none).
+REJECTIONS = Counter("payments_rejections_total", "Bank rejections, by bank and reason code", ["bank", "reason"])
+# What became of payments after a report: settled, retried, rerouted, returned, paid, unclaimed.
+PAYMENT_OUTCOMES = Counter("payments_outcomes_total", "Payments settled, retried, rerouted, returned, paid, unclaimed",
+                           ["outcome"])
+# Retried transfers sent (a new attempt after a rejection), by bank BIN.
+RETRIES_SENT = Counter("payments_retries_sent_total", "Retried transfers sent, by bank", ["bank"])
+# Beneficiaries' monthly awards suspended by the 6-month rule (cash unclaimed 6 months in a row).
+NON_COLLECTION_SUSPENSIONS = Counter("payments_non_collection_suspensions_total",
+                                     "Awards suspended for 6 months of unclaimed cash")
+# Reconciliations that did not add up, by scope (run, batch).
+RECONCILIATION_MISMATCHES = Counter("payments_reconciliation_mismatches_total",
+                                    "Reconciliations that did not add up, by scope", ["scope"])
+# Fraud signals raised (new flags), by signal.
+FLAGS = Counter("payments_flags_total", "Fraud signals raised, by signal", ["signal"])

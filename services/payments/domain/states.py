@@ -62,15 +62,15 @@ def bank_step(current: State, current_attempt: int, report_attempt: int, code: s
     """The step a bank status ``code`` about attempt ``report_attempt`` makes from ``current``."""
     if code not in KNOWN_CODES:
         raise ValueError(f"unknown ISO 20022 transaction status {code[:4]!r}")
-    if report_attempt < current_attempt or current in FINAL or current == State.REROUTED:
+    if report_attempt < current_attempt:
         return Step("late", current)
-    if current == State.REJECTED:  # this attempt was rejected already; its next step is ours to take
-        return Step("duplicate" if code in REJECTED_CODES else "late", current)
-    if code in PENDING_CODES:
-        return Step("pending", current)
-    target = _target(code)
+    target = None if code in PENDING_CODES else _target(code)
     if target == current:
         return Step("duplicate", current)
+    if current in FINAL or current in (State.REROUTED, State.REJECTED):
+        return Step("late", current)  # past that step: a rejected attempt's next step is ours to take
+    if target is None:
+        return Step("pending", current)
     if current == State.ACCEPTED or current in (State.SENT, State.APPROVED):
         return Step("changed", target)
     raise ValueError(f"a bank status for a payment in state {current}")  # created: never sent

@@ -35,6 +35,15 @@ def test_a_report_about_an_earlier_attempt_is_late():
     assert (step.outcome, step.state) == ("late", State.SENT)
 
 
+def test_a_settlement_reported_twice_is_a_duplicate():
+    assert bank_step(State.SETTLED, 1, 1, "ACSC").outcome == "duplicate"
+
+
+def test_a_rejection_reported_twice_is_a_duplicate_and_an_acceptance_after_it_is_late():
+    assert bank_step(State.REJECTED, 1, 1, "RJCT").outcome == "duplicate"
+    assert bank_step(State.REJECTED, 1, 1, "ACTC").outcome == "late"
+
+
 def test_a_report_on_a_payment_moved_to_cash_changes_nothing():
     assert bank_step(State.REROUTED, 1, 1, "ACSC").outcome == "late"
 
