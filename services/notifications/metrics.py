@@ -13,6 +13,11 @@ LATENCY = Histogram("notifications_delivery_latency_seconds", "Seconds from the 
                     ["channel"], buckets=(0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400))
 # Notifications by delivery state (pending: the queue depth; failed and uncertain wait for an operator).
 IN_STATE = Gauge("notifications_in_state", "Notifications by delivery state", ["channel", "state"])
+# Pending notifications already due (next_attempt_at passed): the queue the dispatcher is behind on. Rows
+# waiting out quiet hours or a backoff are pending but not due, so a quiet night does not look like a backlog.
+DUE = Gauge("notifications_due", "Pending notifications already due", ["channel"])
+# Seconds the oldest due notification has been waiting past its due time.
+OLDEST_DUE = Gauge("notifications_oldest_due_seconds", "Age past due of the oldest due notification", ["channel"])
 # SMS held back to the end of the participant's quiet hours.
 DEFERRED = Counter("notifications_deferred_quiet_hours_total", "Sends deferred by quiet hours", ["channel"])
 # Rows found `sending` after a crash, by what they became (pending: resent, gateway dedupes; uncertain).

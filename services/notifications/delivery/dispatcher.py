@@ -194,9 +194,12 @@ class Dispatcher:
             return
         self._gauges_at = monotonic.monotonic()
         seen = {(r["channel"], r["state"]): r["n"] for r in await repo.states_by_channel(conn)}
+        due = {r["channel"]: r for r in await repo.due_by_channel(conn, self.now())}
         for channel in ("email", "sms", "push"):
             for state in ("pending", "sending", "failed", "uncertain"):
                 metrics.IN_STATE.labels(channel, state).set(seen.get((channel, state), 0))
+            metrics.DUE.labels(channel).set(due[channel]["n"] if channel in due else 0)
+            metrics.OLDEST_DUE.labels(channel).set(max(float(due[channel]["oldest"]), 0.0) if channel in due else 0)
 
     def _idle_wait(self) -> float:
         """Nothing was claimed: poll again soon, or when the first rate-limited channel has a token."""

@@ -80,3 +80,10 @@ async def states_by_channel(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Counts of the states an operator watches (pending: the queue; failed/uncertain: to review)."""
     return await conn.fetch("SELECT channel, state, count(*) AS n FROM notifications "
                             "WHERE state IN ('pending', 'sending', 'failed', 'uncertain') GROUP BY channel, state")
+
+
+async def due_by_channel(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """Per channel: pending rows already due, and how long the oldest has been due (seconds)."""
+    return await conn.fetch("SELECT channel, count(*) AS n, extract(epoch FROM $1 - min(next_attempt_at)) AS oldest "
+                            "FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1 GROUP BY channel",
+                            now)

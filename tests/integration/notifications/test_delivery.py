@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.notifications.domain.delivery import BUSINESS_TZ
+from tests.waiting import eventually_async
 from tests.integration.notifications.delivery_world import (
     Row, admin, delivery_env, insert, metric, rows_by_id, servers, set_contact, until_states)
 
@@ -108,7 +109,7 @@ async def test_sms_waits_out_quiet_hours_while_email_goes(isolated):
     async with servers() as (sink, gateway):
         conn = await admin(isolated)
         try:
-            isolated.start_service("notifications", **delivery_env(sink, gateway,
+            service = isolated.start_service("notifications", **delivery_env(sink, gateway,
                                                                     ANSINH_DELIVERY_CLOCK=clock.isoformat(),
                                                                     ANSINH_SMS_QUIET_HOURS="21:00-07:00"))
             await set_contact(conn, "1000000001", ("21:00", "07:00"))
@@ -127,6 +128,10 @@ async def test_sms_waits_out_quiet_hours_while_email_goes(isolated):
             rows = await until_states(conn, [quiet], "pending") and await deferred()
             assert rows[quiet]["attempts"] == 0  # waiting is not an attempt
             assert [r.body["to"] for r in gateway.requests] == ["+84901000002"]
+            # Pending but not due: the queue depth shows them, the due queue (what the alert watches) does not.
+            await eventually_async(lambda: (metric(service, "notifications_in_state", channel="sms", state="pending"),
+                                            metric(service, "notifications_due", channel="sms")),
+                                   20, until=lambda seen: seen == (2, 0), what="the gauges count 2 waiting, 0 due")
         finally:
             await conn.close()
 
