@@ -13,6 +13,7 @@ live in ``ansinh.ops``, the local platform and the demo in ``ansinh.devplatform`
     ansinh suspense list|assign        unidentified receipts; assign one to an employer (audited)
     ansinh notifications failed|replay|history  notifications given up or uncertain; send again (audited)
     ansinh arrears run|overdue|statement  the daily arrears run for a date (audited), late employers, a statement
+    ansinh payments prepare|approve|show|history  monthly payment runs (maker-checker, audited), a person's payments
     ansinh schemas generate|check      JSON Schemas and the AsyncAPI document
     ansinh demo                        bring everything up and show it working
 """
@@ -229,6 +230,12 @@ def cmd_arrears(args: argparse.Namespace) -> int:
     return command(args, console)
 
 
+def cmd_payments(args: argparse.Namespace) -> int:
+    from ansinh.ops import payments
+
+    return payments.run(args, console)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return _devplatform("demo").run_demo(console, args)
 
@@ -289,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=1000, help="overdue: at most this many employers")
     p.add_argument("--as-of", dest="as_of", help="overdue, statement: as of this date (default: today)")
     p.set_defaults(func=cmd_arrears)
+    p = sub.add_parser("payments", help="payment runs: prepare, approve (another operator), show; a beneficiary's "
+                       "history (token: ANSINH_OPERATOR_TOKEN)")
+    from ansinh.ops.payments import add_arguments as payments_arguments
+
+    payments_arguments(p)
+    p.set_defaults(func=cmd_payments)
     p = sub.add_parser("schemas", help="generate or check contract files")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=cmd_schemas)

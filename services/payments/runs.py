@@ -125,7 +125,7 @@ class Runs:
 
     # ---- approve -------------------------------------------------------------------------------------------
     async def approve(self, principal: auth.Principal, period: date, reason: str,
-                      expected: tuple[int, int] | None = None) -> dict:
+                      expected: tuple[int | None, int | None] | None = None) -> dict:
         """Maker-checker: a prepared run is approved by someone who did not prepare it, with the totals shown."""
         async with self.pool_of().acquire() as conn, conn.transaction():
             run = await repo.run(conn, period, "FOR UPDATE")
@@ -136,7 +136,8 @@ class Runs:
                     raise RunChanged(f"the run of {period_text(period)} changed since its totals were computed "
                                      f"({run['total_payments']} payments shown, {payments} now): prepare it again "
                                      "and check the new totals")
-                if expected is not None and tuple(expected) != (payments, amount):
+                if expected is not None and any(e is not None and e != actual
+                                                for e, actual in zip(expected, (payments, amount))):
                     raise RunChanged(f"the run of {period_text(period)} has {payments} payments for {amount} VND, "
                                      "not the totals given with the approval: look at the run again")
             except Exception:
@@ -267,9 +268,14 @@ class Runs:
 
 def run_view(run, states, examined_of: int | None = None) -> dict:
     """What an operator sees of a run: its state, who did what, progress, totals and the payments by state."""
-    phase = {"preparing": "prepare", "sending": "send", "approved": "send"}.get(run["state"])
-    done, total = {"prepare": (run["entitlements"], examined_of), "send": (run["sent_payments"], run["total_payments"])}.get(
-        phase, (None, None))
+    # The phase the run is in, or the one it finished last (so a finished run still shows what it did).
+    phase = "prepare" if run["state"] in ("preparing", "prepared") else "send"
+    if phase == "prepare":
+        done = run["entitlements"]
+        total = examined_of if run["state"] == "preparing" else done
+        done = min(done, total) if total is not None else done  # two preparers count the same rows twice
+    else:
+        done, total = run["sent_payments"], run["total_payments"]
     summary = json.loads(run["summary"]) if isinstance(run["summary"], str) else run["summary"]
     return {"period": period_text(run["period"]), "state": run["state"], "preparers": list(run["preparers"]),
             "prepared_at": _iso(run["prepared_at"]), "approved_by": run["approved_by"],
