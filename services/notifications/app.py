@@ -23,7 +23,8 @@ def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, Se
     handlers = Notifications(lambda: runtime.pool, Renderer(settings.sms_unaccented), settings.digest_delay_s)
     consume(app, runtime, CONTACTS_TOPIC, handlers.handle_contacts)
     for topic in EVENT_TOPICS:
-        consume(app, runtime, topic, handlers.handler_for(topic))
+        # collection.assessments carries every worker's month (20 million a month): a bulk topic.
+        consume(app, runtime, topic, handlers.handler_for(topic), bulk=topic == "collection.assessments")
 
     @app.task
     async def digest_sweep():

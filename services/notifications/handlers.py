@@ -63,12 +63,10 @@ class Notifications:
 
     async def _apply(self, conn: asyncpg.Connection, effects: Effects) -> Composed:
         await repo.upsert_awards(conn, effects.awards)  # first: an award and its suspension may share a batch
-        for assessed in effects.assessed:
-            if assessed.delta:
-                await repo.record_adjustment(conn, assessed.part)
-            else:
-                await repo.record_assessment(conn, assessed.part, assessed.occurred_at,
-                                             due_at(assessed.occurred_at, self.digest_delay_s))
+        # Assessments before adjustments: an adjustment always follows the assessment of its revision chain.
+        await repo.record_assessments(conn, [(a.part, a.occurred_at, due_at(a.occurred_at, self.digest_delay_s))
+                                             for a in effects.assessed if not a.delta])
+        await repo.record_adjustments(conn, [a.part for a in effects.assessed if a.delta])
         return await self._notify(conn, effects.triggers)
 
     async def _notify(self, conn: asyncpg.Connection, triggers: Sequence[Trigger]) -> Composed:

@@ -79,12 +79,16 @@ async def awards_of(conn: asyncpg.Connection, award_ids: Iterable[str]) -> dict[
                                       r["account_last4"]) for r in rows}
 
 
-async def record_assessment(conn: asyncpg.Connection, part: DigestPart, occurred_at: datetime,
-                            due_at: datetime) -> None:
-    """Open the worker's digest for the month (if new) and keep the employer's latest revision."""
-    await conn.execute(f"""INSERT INTO {S}.digests (worker_code, period, triggered_at, due_at) VALUES ($1, $2, $3, $4)
-                           ON CONFLICT DO NOTHING""", part.worker_code, part.period, occurred_at, due_at)
-    await conn.execute(f"""
+async def record_assessments(conn: asyncpg.Connection, parts: Sequence[tuple[DigestPart, datetime, datetime]]) -> None:
+    """Open each worker's digest for the month (if new) and keep each employer's latest revision.
+    ``parts``: (part, the assessment's time, the digest's due time). Pipelined (executemany): a batch of
+    assessments costs two round trips, and a key twice in a batch is fine (one statement per row)."""
+    if not parts:
+        return
+    await conn.executemany(f"""INSERT INTO {S}.digests (worker_code, period, triggered_at, due_at)
+                               VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+                           [(p.worker_code, p.period, at, due) for p, at, due in parts])
+    await conn.executemany(f"""
         INSERT INTO {S}.digest_parts AS d (worker_code, period, employer_code, revision, declared_salary,
                                            employee_amount, employer_amount)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -92,18 +96,21 @@ async def record_assessment(conn: asyncpg.Connection, part: DigestPart, occurred
             declared_salary = EXCLUDED.declared_salary, employee_amount = EXCLUDED.employee_amount,
             employer_amount = EXCLUDED.employer_amount
         WHERE d.revision < EXCLUDED.revision""",
-        part.worker_code, part.period, part.employer_code, part.revision, part.declared_salary,
-        part.employee_amount, part.employer_amount)
+        [(p.worker_code, p.period, p.employer_code, p.revision, p.declared_salary, p.employee_amount,
+          p.employer_amount) for p, _, _ in parts])
 
 
-async def record_adjustment(conn: asyncpg.Connection, delta: DigestPart) -> None:
-    """Add a later revision's differences to the employer's part (an older or repeated revision changes nothing)."""
-    await conn.execute(f"""
+async def record_adjustments(conn: asyncpg.Connection, deltas: Sequence[DigestPart]) -> None:
+    """Add each later revision's differences to its employer's part, in order (an older or repeated revision
+    changes nothing)."""
+    if not deltas:
+        return
+    await conn.executemany(f"""
         UPDATE {S}.digest_parts SET revision = $4, declared_salary = $5, employee_amount = employee_amount + $6,
                                     employer_amount = employer_amount + $7
         WHERE worker_code = $1 AND period = $2 AND employer_code = $3 AND revision < $4""",
-        delta.worker_code, delta.period, delta.employer_code, delta.revision, delta.declared_salary,
-        delta.employee_amount, delta.employer_amount)
+        [(d.worker_code, d.period, d.employer_code, d.revision, d.declared_salary, d.employee_amount,
+          d.employer_amount) for d in deltas])
 
 
 async def due_digests(conn: asyncpg.Connection, now: datetime,
