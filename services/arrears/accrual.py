@@ -4,8 +4,10 @@
 
 * **Set-based**: one SQL statement per chunk (``repository.ACCRUE_CHUNK``); employers are split into chunks
   by a hash of their code, so one transaction never holds the whole country and a crash loses one chunk.
-* **Catches up**: the statement accrues every day from the day after the debt's ``accrued_through`` (or its
-  first day late) up to the business date, in closed form: 30 missed days cost what one day costs.
+* **Catches up**: the statement accrues every day after the previous finished run up to the business date,
+  in closed form: 30 missed days cost what one day costs.
+* **Writes only what changed**: unchanged unpaid debts are read, not written; what a run charged is in
+  ``interest_postings`` and the events (see ``repository.ACCRUE_CHUNK``).
 * **Idempotent per date**: a finished date is not run again (its figures are returned); a date before the
   last finished one is refused (the days are already accrued; a late change is corrected by the next run).
 * **Crash-safe**: each chunk commits its state, postings, events and its ``accrual_chunks`` row together;
@@ -53,42 +55,55 @@ def rule_arrays(law: Law) -> tuple[list, list, list, list, list, list]:
             [r.den for r in rules], [r.min_days_late for r in rules])
 
 
-def check_run_date(business_date: date, today: date | None, last_finished: date | None) -> None:
+def check_run_date(business_date: date, today: date | None, latest: date | None) -> None:
     if today is not None and business_date > today:
         raise RunDateRefused(f"business date {business_date} is after today ({today}): days not yet over "
                              "cannot be accrued")
-    if last_finished is not None and business_date < last_finished:
-        raise RunDateRefused(f"business date {business_date} is before the last finished run ({last_finished}): "
-                             "those days are accrued; a change since is corrected by the next run")
+    if latest is not None and business_date < latest:
+        raise RunDateRefused(f"business date {business_date} is before the last run ({latest}): those days are "
+                             "accrued; a change since is corrected by the next run")
+
+
+# Before any run, every day is new: a date before any due date the tables know.
+BEFORE_EVERYTHING = date(1990, 1, 1)
 
 
 async def run_accrual(pool: asyncpg.Pool, business_date: date, law: Law | None = None, *,
                       today: date | None = None, chunks: int = DEFAULT_CHUNKS) -> RunResult:
-    """Accrue interest up to and including ``business_date`` (Asia/Ho_Chi_Minh). See the module docstring."""
+    """Accrue interest up to and including ``business_date`` (Asia/Ho_Chi_Minh). See the module docstring.
+
+    A run left unfinished by a crash for an earlier date is finished first: its committed chunks charged its
+    days, so the days after it are new only once every chunk did."""
     started = time.monotonic()
     law = law or load_law()
-    rules = rule_arrays(law)
     async with pool.acquire() as conn:
         row = await repo.run_row(conn, business_date)
         if row is not None and row["finished_at"] is not None:
             return _result(business_date, await repo.run_totals(conn, business_date), True, started)
-        check_run_date(business_date, today, await repo.last_finished(conn))
-        run = await repo.start_run(conn, business_date, uuid4(), chunks)
-        # A rerun keeps the first attempt's chunking: the chunks that committed are exactly those skipped.
-        for chunk in range(run["chunks"]):
-            async with conn.transaction():
-                await repo.own_ledger(conn)
-                if await repo.chunk_done(conn, business_date, chunk):
-                    continue
-                occurred_at = datetime.now(timezone.utc).isoformat()
-                await conn.execute("SET LOCAL work_mem = '256MB'")
-                await repo.accrue_chunk(conn, business_date, chunk, run["chunks"], rules, run["run_id"],
-                                        occurred_at)
-                await repo.notify_outbox(conn)
-                failpoints.hit(FAIL_BEFORE_COMMIT)
-            failpoints.hit(FAIL_AFTER_CHUNK)
-        totals = await repo.finish_run(conn, business_date)
+        check_run_date(business_date, today, await repo.latest_run(conn))
+        for earlier in await repo.unfinished_before(conn, business_date):
+            await _run(conn, earlier, law, chunks)
+        totals = await _run(conn, business_date, law, chunks)
     return _result(business_date, totals, False, started)
+
+
+async def _run(conn: asyncpg.Connection, business_date: date, law: Law, chunks: int):
+    rules = rule_arrays(law)
+    previous = await repo.finished_before(conn, business_date)
+    run = await repo.start_run(conn, business_date, uuid4(), chunks, previous)
+    # A rerun keeps the first attempt's chunking: the chunks that committed are exactly those skipped.
+    for chunk in range(run["chunks"]):
+        async with conn.transaction():
+            await repo.own_ledger(conn)
+            if await repo.chunk_done(conn, business_date, chunk):
+                continue
+            await conn.execute("SET LOCAL work_mem = '256MB'")
+            await repo.accrue_chunk(conn, business_date, chunk, run["chunks"], rules, run["run_id"],
+                                    datetime.now(timezone.utc).isoformat(), previous or BEFORE_EVERYTHING)
+            await repo.notify_outbox(conn)
+            failpoints.hit(FAIL_BEFORE_COMMIT)
+        failpoints.hit(FAIL_AFTER_CHUNK)
+    return await repo.finish_run(conn, business_date)
 
 
 def _result(business_date: date, totals, already_done: bool, started: float) -> RunResult:

@@ -17,9 +17,9 @@ LEDGER_LOCK = "arrears.debts"
 TOPIC = "arrears.events"
 PRODUCER = "arrears"
 
-# The debts a run looks at; the same predicate as the partial index debts_to_accrue (migration 0001), so
+# The debts a run looks at; the same predicate as the partial index debts_to_accrue (migration 0002), so
 # the planner can use it when most debts are settled.
-TO_ACCRUE = "(changed OR principal > paid OR last_value_date > coalesce(accrued_through, '-infinity'::date))"
+TO_ACCRUE = "(changed OR principal > paid)"
 
 
 async def share_ledger(conn: asyncpg.Connection) -> None:
@@ -77,14 +77,26 @@ async def run_row(conn: asyncpg.Connection, business_date: date) -> asyncpg.Reco
     return await conn.fetchrow(f"SELECT * FROM {SCHEMA}.accrual_runs WHERE business_date = $1", business_date)
 
 
-async def last_finished(conn: asyncpg.Connection) -> date | None:
-    return await conn.fetchval(f"SELECT max(business_date) FROM {SCHEMA}.accrual_runs WHERE finished_at IS NOT NULL")
+async def latest_run(conn: asyncpg.Connection) -> date | None:
+    return await conn.fetchval(f"SELECT max(business_date) FROM {SCHEMA}.accrual_runs")
 
 
-async def start_run(conn: asyncpg.Connection, business_date: date, run_id: UUID, chunks: int) -> asyncpg.Record:
+async def unfinished_before(conn: asyncpg.Connection, business_date: date) -> list[date]:
+    return [r[0] for r in await conn.fetch(
+        f"SELECT business_date FROM {SCHEMA}.accrual_runs WHERE finished_at IS NULL AND business_date < $1 "
+        "ORDER BY business_date", business_date)]
+
+
+async def finished_before(conn: asyncpg.Connection, business_date: date) -> date | None:
+    return await conn.fetchval(f"SELECT max(business_date) FROM {SCHEMA}.accrual_runs "
+                               "WHERE finished_at IS NOT NULL AND business_date < $1", business_date)
+
+
+async def start_run(conn: asyncpg.Connection, business_date: date, run_id: UUID, chunks: int,
+                    previous: date | None) -> asyncpg.Record:
     """The run row of ``business_date`` (a rerun after a crash finds the first attempt's id and chunk count)."""
-    await conn.execute(f"INSERT INTO {SCHEMA}.accrual_runs (business_date, run_id, chunks) VALUES ($1, $2, $3) "
-                       "ON CONFLICT DO NOTHING", business_date, run_id, chunks)
+    await conn.execute(f"INSERT INTO {SCHEMA}.accrual_runs (business_date, run_id, chunks, previous_date) "
+                       "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", business_date, run_id, chunks, previous)
     return await run_row(conn, business_date)
 
 
@@ -106,101 +118,119 @@ async def run_totals(conn: asyncpg.Connection, business_date: date) -> asyncpg.R
         FROM {SCHEMA}.accrual_chunks WHERE business_date = $1""", business_date)
 
 
-# One chunk of a run, one statement. Parameters: $1 business date, $2 chunk, $3 chunks, $4..$9 the interest
-# rules as arrays (id, first day, last day or NULL, num, den, min days late), $10 run id, $11 occurred_at.
+# One chunk of a run, one statement. Parameters: $1 business date D, $2 chunk, $3 chunks, $4..$9 the interest
+# rules as arrays (id, first day, last day or NULL, num, den, min days late), $10 run id, $11 occurred_at,
+# $12 A, the previous finished run's date (days after it are new to this run).
 #
-# Per debt, the days from the first day late to $1 are cut into stretches on which nothing changes: cuts at
-# the first day late, each payment's value date, each rule's first day, each threshold (due date + min days
-# late) and the day after accrued_through (so a stretch is either all re-checked days or all new days). On a
-# stretch the unpaid principal, the rule and whether the day is past the rule's threshold are constant, so
-# its interest is days x round_half_up(unpaid x num / den): exactly the sum of the per-day amounts of
-# domain/interest.py, in closed form. Re-checked days minus what is stored is the correction.
+# Interest charged so far on a debt is always the closed form of the rule over what the runs SAW of it
+# (principal_seen, payment_lines.seen) up to A: every run charges exactly the new days of what it sees, and
+# recomputes what changed. So:
+#
+# * unchanged unpaid debts (the bulk, "steady"): the new days A+1..D on a constant unpaid principal, per rule
+#   in force, days past the rule's threshold x round_half_up(unpaid x num / den). No write to the debt.
+# * changed debts: the days from the first day late are cut into stretches on which nothing changes (cuts at
+#   the first day late, each payment's value date, each rule's first day, each threshold, and A+1); on each
+#   stretch, the interest under the current figures and under the seen ones. Days up to A: current minus
+#   seen is the correction (InterestCorrected); days after A are assessed. The debt's seen figures are then
+#   brought up to date. A debt with a payment dated after D stays changed until the runs pass that date.
+#
+# Each per-stretch amount is days x the per-day amount of domain/interest.py, so the sums are the pure
+# rule's to the dong (tests/integration/arrears/test_accrual_properties.py).
 ACCRUE_CHUNK = f"""
 WITH rules AS (
     SELECT * FROM unnest($4::text[], $5::date[], $6::date[], $7::bigint[], $8::bigint[], $9::int[])
         AS r(rule_id, start_day, end_day, num, den, min_days)
 ),
 thresholds AS (SELECT DISTINCT min_days FROM rules),
+steady AS (
+    SELECT d.employer_code, d.period, d.fund, r.rule_id,
+           greatest($12 + 1, r.start_day, d.due_date + r.min_days) AS new_from,
+           least($1, r.end_day) AS new_to,
+           div(2 * (d.principal - d.paid)::numeric * r.num + r.den, 2 * r.den) AS daily
+    FROM {SCHEMA}.debts d
+    JOIN rules r ON r.start_day <= $1 AND coalesce(r.end_day, 'infinity'::date) > $12
+    WHERE {TO_ACCRUE} AND NOT d.changed AND d.principal > d.paid AND d.due_date < $1
+      AND ($3 = 1 OR mod(hashtext(d.employer_code)::bigint + 2147483648, $3) = $2)
+      AND greatest($12 + 1, r.start_day, d.due_date + r.min_days) <= least($1, r.end_day)
+),
 cand AS MATERIALIZED (
-    SELECT employer_code, period, fund, due_date, principal, accrued_through, interest_by_rule,
-           due_date + 1 AS first_late, coalesce(accrued_through, '-infinity'::date) AS seen
-    FROM {SCHEMA}.debts
-    WHERE {TO_ACCRUE} AND due_date < $1
+    SELECT employer_code, period, fund, due_date, principal, principal_seen, last_value_date,
+           due_date + 1 AS first_late
+    FROM {SCHEMA}.debts d
+    WHERE {TO_ACCRUE} AND changed AND due_date < $1
       AND ($3 = 1 OR mod(hashtext(employer_code)::bigint + 2147483648, $3) = $2)
 ),
 marks AS (
-    SELECT employer_code, period, fund, first_late AS day, 0::bigint AS paid FROM cand
+    SELECT employer_code, period, fund, first_late AS day, 0::bigint AS paid, 0::bigint AS paid_seen FROM cand
     UNION ALL
-    SELECT c.employer_code, c.period, c.fund, greatest(p.value_date, c.first_late), p.amount
+    SELECT c.employer_code, c.period, c.fund, greatest(p.value_date, c.first_late), p.amount, p.seen
     FROM cand c JOIN {SCHEMA}.payment_lines p USING (employer_code, period, fund)
     WHERE p.value_date <= $1
     UNION ALL
-    SELECT c.employer_code, c.period, c.fund, r.start_day, 0
+    SELECT c.employer_code, c.period, c.fund, r.start_day, 0, 0
     FROM cand c JOIN rules r ON r.start_day > c.first_late AND r.start_day <= $1
     UNION ALL
-    SELECT c.employer_code, c.period, c.fund, c.due_date + t.min_days, 0
+    SELECT c.employer_code, c.period, c.fund, c.due_date + t.min_days, 0, 0
     FROM cand c CROSS JOIN thresholds t
     WHERE c.due_date + t.min_days > c.first_late AND c.due_date + t.min_days <= $1
     UNION ALL
-    SELECT employer_code, period, fund, accrued_through + 1, 0 FROM cand
-    WHERE accrued_through + 1 > first_late AND accrued_through + 1 <= $1
+    SELECT employer_code, period, fund, $12 + 1, 0, 0 FROM cand WHERE $12 + 1 > first_late AND $12 + 1 <= $1
 ),
 points AS (
-    SELECT employer_code, period, fund, day, sum(paid) AS paid FROM marks GROUP BY employer_code, period, fund, day
+    SELECT employer_code, period, fund, day, sum(paid) AS paid, sum(paid_seen) AS paid_seen
+    FROM marks GROUP BY employer_code, period, fund, day
 ),
 stretches AS (
     SELECT employer_code, period, fund, day AS s, coalesce(lead(day) OVER w - 1, $1) AS e,
-           sum(paid) OVER (w ROWS UNBOUNDED PRECEDING) AS paid
+           sum(paid) OVER (w ROWS UNBOUNDED PRECEDING) AS paid,
+           sum(paid_seen) OVER (w ROWS UNBOUNDED PRECEDING) AS paid_seen
     FROM points WINDOW w AS (PARTITION BY employer_code, period, fund ORDER BY day)
 ),
 charged AS (
-    SELECT c.employer_code, c.period, c.fund, r.rule_id, st.s, st.e, st.s <= c.seen AS seen,
-           (st.e - st.s + 1) * div(2 * (c.principal - st.paid)::numeric * r.num + r.den, 2 * r.den) AS amount
+    SELECT c.employer_code, c.period, c.fund, r.rule_id, st.s, st.e, st.s <= $12 AS seen_before,
+           c.principal > st.paid AS owed,
+           (st.e - st.s + 1) * div(2 * greatest(c.principal - st.paid, 0)::numeric * r.num + r.den, 2 * r.den)
+               AS amount,
+           (st.e - st.s + 1) * div(2 * greatest(c.principal_seen - st.paid_seen, 0)::numeric * r.num + r.den,
+                                   2 * r.den) AS amount_seen
     FROM stretches st
     JOIN cand c USING (employer_code, period, fund)
     JOIN rules r ON st.s >= r.start_day AND st.s <= coalesce(r.end_day, 'infinity'::date)
-    WHERE c.principal > st.paid AND st.s - c.due_date >= r.min_days
+    WHERE st.s - c.due_date >= r.min_days
 ),
-per_rule AS (
+recomputed AS (
     SELECT employer_code, period, fund, rule_id,
-           coalesce(sum(amount) FILTER (WHERE seen), 0)::bigint AS old_amount,
-           coalesce(sum(amount) FILTER (WHERE NOT seen), 0)::bigint AS new_amount,
-           min(s) FILTER (WHERE NOT seen) AS new_from, max(e) FILTER (WHERE NOT seen) AS new_to
+           coalesce(sum(amount - amount_seen) FILTER (WHERE seen_before), 0) AS corrected,
+           coalesce(sum(amount) FILTER (WHERE NOT seen_before), 0) AS assessed,
+           min(s) FILTER (WHERE NOT seen_before AND owed) AS new_from,
+           max(e) FILTER (WHERE NOT seen_before AND owed) AS new_to
     FROM charged GROUP BY employer_code, period, fund, rule_id
 ),
-stored AS (
-    SELECT c.employer_code, c.period, c.fund, j.key AS rule_id, j.value::bigint AS amount
-    FROM cand c CROSS JOIN LATERAL jsonb_each_text(c.interest_by_rule) j
+seen_debts AS (
+    UPDATE {SCHEMA}.debts d SET principal_seen = d.principal, changed = coalesce(d.last_value_date > $1, false),
+                                updated_at = now()
+    FROM cand c
+    WHERE d.employer_code = c.employer_code AND d.period = c.period AND d.fund = c.fund
+    RETURNING 1
 ),
-combined AS (
-    SELECT employer_code, period, fund, rule_id,
-           coalesce(p.old_amount, 0) - coalesce(st.amount, 0) AS corrected,
-           coalesce(p.new_amount, 0) AS assessed, p.new_from, p.new_to,
-           coalesce(p.old_amount, 0) + coalesce(p.new_amount, 0) AS total
-    FROM per_rule p FULL JOIN stored st USING (employer_code, period, fund, rule_id)
-),
-totals AS (
-    SELECT c.employer_code, c.period, c.fund, coalesce(sum(x.total), 0) AS interest,
-           coalesce(jsonb_object_agg(x.rule_id, x.total) FILTER (WHERE x.total <> 0), '{{}}'::jsonb) AS by_rule
-    FROM cand c LEFT JOIN combined x USING (employer_code, period, fund)
-    GROUP BY c.employer_code, c.period, c.fund
-),
-updated AS (
-    UPDATE {SCHEMA}.debts d
-    SET accrued_through = $1, changed = false, interest = t.interest, interest_by_rule = t.by_rule,
-        updated_at = now()
-    FROM totals t
-    WHERE d.employer_code = t.employer_code AND d.period = t.period AND d.fund = t.fund
+seen_payments AS (
+    UPDATE {SCHEMA}.payment_lines p SET seen = p.amount
+    FROM cand c
+    WHERE p.employer_code = c.employer_code AND p.period = c.period AND p.fund = c.fund AND p.seen <> p.amount
     RETURNING 1
 ),
 postings AS (
     SELECT employer_code, period, 'assessed' AS kind, rule_id, min(new_from) AS from_day, max(new_to) AS to_day,
-           sum(assessed)::bigint AS amount
-    FROM combined WHERE assessed <> 0 GROUP BY employer_code, period, rule_id
+           sum(amount)::bigint AS amount
+    FROM (SELECT employer_code, period, rule_id, new_from, new_to, (new_to - new_from + 1) * daily AS amount
+          FROM steady
+          UNION ALL
+          SELECT employer_code, period, rule_id, new_from, new_to, assessed FROM recomputed) a
+    WHERE amount <> 0 GROUP BY employer_code, period, rule_id
     UNION ALL
     SELECT x.employer_code, x.period, 'corrected', x.rule_id, min(greatest(c.first_late, r.start_day)),
-           max(least(c.accrued_through, coalesce(r.end_day, 'infinity'::date))), sum(x.corrected)::bigint
-    FROM combined x JOIN cand c USING (employer_code, period, fund) JOIN rules r USING (rule_id)
+           max(least($12, coalesce(r.end_day, 'infinity'::date))), sum(x.corrected)::bigint
+    FROM recomputed x JOIN cand c USING (employer_code, period, fund) JOIN rules r USING (rule_id)
     WHERE x.corrected <> 0 GROUP BY x.employer_code, x.period, x.rule_id HAVING sum(x.corrected) <> 0
 ),
 posted AS (
@@ -234,7 +264,9 @@ published AS (
     RETURNING 1
 )
 INSERT INTO {SCHEMA}.accrual_chunks (business_date, chunk, debts, employers, assessed, corrected)
-SELECT $1, $2, (SELECT count(*) FROM updated),
+SELECT $1, $2,
+       (SELECT count(*) FROM (SELECT DISTINCT employer_code, period, fund FROM steady) s)
+           + (SELECT count(*) FROM seen_debts),
        (SELECT count(DISTINCT employer_code) FROM postings),
        coalesce((SELECT sum(amount) FROM postings WHERE kind = 'assessed'), 0),
        coalesce((SELECT sum(amount) FROM postings WHERE kind = 'corrected'), 0)
@@ -243,9 +275,10 @@ RETURNING debts, employers, assessed, corrected
 
 
 async def accrue_chunk(conn: asyncpg.Connection, business_date: date, chunk: int, chunks: int, rules: tuple,
-                       run_id: UUID, occurred_at: str) -> asyncpg.Record:
-    """Accrue one chunk of employers up to ``business_date``; call inside the chunk's transaction."""
-    return await conn.fetchrow(ACCRUE_CHUNK, business_date, chunk, chunks, *rules, run_id, occurred_at)
+                       run_id: UUID, occurred_at: str, previous: date) -> asyncpg.Record:
+    """Accrue one chunk of employers: the days after ``previous`` up to ``business_date``, and corrections of
+    the days up to ``previous`` of debts that changed. Call inside the chunk's transaction."""
+    return await conn.fetchrow(ACCRUE_CHUNK, business_date, chunk, chunks, *rules, run_id, occurred_at, previous)
 
 
 async def notify_outbox(conn: asyncpg.Connection) -> None:

@@ -2,10 +2,8 @@
 debts and payments written through the handlers' own repository functions, and the run's outbox decoded."""
 from __future__ import annotations
 
-import json
 from datetime import date
 
-import asyncpg
 import pytest
 
 from ansinh.runtime.database import create_pool, prepare_schema
@@ -65,10 +63,11 @@ async def last_outbox_id(conn) -> int:
     return await conn.fetchval("SELECT coalesce(max(id), 0) FROM arrears.outbox")
 
 
-async def debt(conn, employer: str, period: str, fund: str) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM arrears.debts WHERE employer_code = $1 AND period = $2 AND fund = $3",
-                              employer, month(period), fund)
-    return {**row, "interest_by_rule": json.loads(row["interest_by_rule"])}
+async def charged(conn, employer: str, period: str) -> dict[str, int]:
+    """Interest charged so far on an employer's period, per rule: every run's postings, corrections included."""
+    rows = await conn.fetch("SELECT rule_id, sum(amount) AS amount FROM arrears.interest_postings "
+                            "WHERE employer_code = $1 AND period = $2 GROUP BY rule_id", employer, month(period))
+    return {r["rule_id"]: int(r["amount"]) for r in rows if r["amount"]}
 
 
 # ---- collection's events, as collection publishes them ----------------------------------------------------

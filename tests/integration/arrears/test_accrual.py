@@ -13,7 +13,7 @@ import pytest
 from ansinh.runtime import failpoints
 from services.arrears.accrual import FAIL_AFTER_CHUNK, FAIL_BEFORE_COMMIT, run_accrual
 from services.arrears.domain.errors import RunDateRefused
-from tests.integration.arrears.accrual_world import (arrears_pool, chunk_of, debt, events_after,  # noqa: F401
+from tests.integration.arrears.accrual_world import (arrears_pool, charged, chunk_of, events_after,  # noqa: F401
                                                      last_outbox_id, owe, pay, start_run_process)
 from tests.waiting import eventually_async
 
@@ -34,7 +34,7 @@ async def test_one_day_late_charges_three_basis_points_and_says_so_in_an_event(a
             "type": "InterestAssessed", "employer_code": "DN0001", "business_date": "2025-09-01", "amount": 3_300,
             "lines": [{"period": "2025-07", "rule": "law41-art40", "from_day": "2025-09-01",
                        "to_day": "2025-09-01", "amount": 3_300}]}]
-        assert (await debt(conn, "DN0001", "2025-07", "retirement"))["interest"] == 3_000
+        assert await charged(conn, "DN0001", "2025-07") == {"law41-art40": 3_300}
 
 
 async def test_the_same_date_run_twice_changes_nothing_the_second_time(arrears_pool):
@@ -45,7 +45,7 @@ async def test_the_same_date_run_twice_changes_nothing_the_second_time(arrears_p
         second = await run(arrears_pool, "2025-09-03")
         assert second.already_done and (second.assessed, second.corrected) == (first.assessed, 0) == (9_000, 0)
         assert await events_after(conn, before) == []
-        assert (await debt(conn, "DN0002", "2025-07", "retirement"))["interest"] == 9_000
+        assert await charged(conn, "DN0002", "2025-07") == {"law41-art40": 9_000}
 
 
 async def test_three_missed_days_are_caught_up_by_the_next_run(arrears_pool):
@@ -61,7 +61,7 @@ async def test_three_missed_days_are_caught_up_by_the_next_run(arrears_pool):
             "type": "InterestAssessed", "employer_code": "DN0003", "business_date": "2025-09-05", "amount": 7_500,
             "lines": [{"period": "2025-07", "rule": "law41-art40", "from_day": "2025-09-02",
                        "to_day": "2025-09-05", "amount": 7_500}]}]
-        assert (await debt(conn, "DN0003", "2025-07", "retirement"))["interest"] == 3_000 + 7_500
+        assert await charged(conn, "DN0003", "2025-07") == {"law41-art40": 3_000 + 7_500}
 
 
 async def test_a_date_before_the_last_run_or_in_the_future_is_refused(arrears_pool):

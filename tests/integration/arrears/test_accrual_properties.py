@@ -5,16 +5,15 @@ arriving after a first run) and both must give the same interest, per rule, to t
 PostgreSQL. Each example runs in a transaction that is rolled back."""
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from uuid import uuid4
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.arrears import repository as repo
-from services.arrears.accrual import rule_arrays
+from services.arrears.accrual import BEFORE_EVERYTHING, rule_arrays
 from services.arrears.domain.interest import Debt, interest
-from tests.integration.arrears.accrual_world import LAW, arrears_pool  # noqa: F401
+from tests.integration.arrears.accrual_world import LAW, arrears_pool, charged  # noqa: F401
 
 RULES = rule_arrays(LAW)
 DUES = [date(2024, 12, 31), date(2025, 4, 30), date(2025, 5, 31), date(2025, 6, 30), date(2025, 8, 31),
@@ -27,13 +26,15 @@ history = st.fixed_dictionaries({
     "paid": st.lists(payment, max_size=5),
     "late": st.lists(payment, max_size=3),         # reported after the first run (often backdated)
     "first_run": st.integers(0, 150),               # days after the due date
+    "steady_days": st.integers(1, 40),              # a run this many days before the first one
     "second_run": st.integers(1, 60),               # days after the first run
 })
 
 
-async def accrue(conn, day: date) -> None:
-    run = await repo.start_run(conn, day, uuid4(), 1)
-    await repo.accrue_chunk(conn, day, 0, 1, RULES, run["run_id"], "2026-01-01T00:00:00+00:00")
+async def accrue(conn, day: date, previous: date) -> None:
+    run = await repo.start_run(conn, day, uuid4(), 1, previous)
+    await repo.accrue_chunk(conn, day, 0, 1, RULES, run["run_id"], "2026-01-01T00:00:00+00:00", previous)
+    await conn.execute("UPDATE arrears.accrual_runs SET finished_at = now() WHERE business_date = $1", day)
 
 
 async def record(conn, due: date, payments) -> None:
@@ -49,6 +50,7 @@ def by_rule(segments) -> dict[str, int]:
 @given(h=history)
 async def test_the_sql_run_and_the_pure_rule_agree_to_the_dong(arrears_pool, h):
     due, d1 = h["due"], h["due"] + timedelta(days=h["first_run"])
+    d0 = d1 - timedelta(days=h["steady_days"])
     d2 = d1 + timedelta(days=h["second_run"])
     known = tuple((due + timedelta(days=o), a) for o, a in h["paid"])
     later = known + tuple((due + timedelta(days=o), a) for o, a in h["late"])
@@ -59,10 +61,11 @@ async def test_the_sql_run_and_the_pure_rule_agree_to_the_dong(arrears_pool, h):
         try:
             await repo.add_principal(conn, [("DN0001", date(2000, 1, 1), "health", due, h["principal"])])
             await record(conn, due, h["paid"])
-            await accrue(conn, d1)
+            await accrue(conn, d0, BEFORE_EVERYTHING)
+            await accrue(conn, d1, d0)  # nothing changed since d0: the steady path
             assert await stored(conn) == by_rule(interest(LAW, before, d1))
             await record(conn, due, h["late"])
-            await accrue(conn, d2)
+            await accrue(conn, d2, d1)
             assert await stored(conn) == by_rule(interest(LAW, after, d2))
             postings = await posted(conn, d2)
             # Days already accrued: recomputed as if the late payments had been known, the difference posted.
@@ -77,8 +80,8 @@ async def test_the_sql_run_and_the_pure_rule_agree_to_the_dong(arrears_pool, h):
 
 
 async def stored(conn) -> dict[str, int]:
-    value = await conn.fetchval("SELECT interest_by_rule FROM arrears.debts WHERE employer_code = 'DN0001'")
-    return {k: int(v) for k, v in json.loads(value).items()}
+    """Interest charged so far, per rule: the postings of every run, corrections included."""
+    return await charged(conn, "DN0001", "2000-01")
 
 
 async def posted(conn, day: date) -> dict[str, dict]:
