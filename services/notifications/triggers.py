@@ -209,8 +209,9 @@ def compose(triggers: Sequence[Trigger], contacts: dict[str, Contact], awards: d
             continue
         inputs = _with_award(trigger.inputs, award)
         language = contacts[participant].language
+        texts = renderer.render_all(trigger.message_type, language, inputs, [channel for channel, _ in channels])
         for channel, recipient in channels:
-            text = renderer.render(trigger.message_type, channel, language, inputs)
+            text = texts[channel]
             fallback = "truncated" if text.truncated else "unaccented" if text.unaccented else None
             out.notifications.append(Notification(trigger.event_id, participant, channel, trigger.message_type,
                                                   language, recipient, text.subject, text.body,
