@@ -12,6 +12,8 @@ from tests.fuzz.runner import Consumer, Outcome
 # What processing good messages may change in collection's schema (any other table must stay as it was).
 COLLECTION_TABLES = frozenset({"inbox", "outbox", "assessments", "obligations", "compliance_flags", "employers",
                                "credit_lots", "remittances", "allocations"})
+# What notifications may change while processing good messages (it records contacts, awards, digests, rows).
+NOTIFICATIONS_TABLES = frozenset({"inbox", "contacts", "notifications", "awards", "digests", "digest_parts"})
 # The business date the collection service runs on during a fuzz run (the referee judges periods by it).
 SERVICE_ENV = {"collection": {"ANSINH_BUSINESS_DATE": messages.BUSINESS_DATE.isoformat(),
                               "ANSINH_BATCH_WINDOW_S": "0.05"}}
@@ -22,6 +24,8 @@ def consumer(topic: str, name: str, running) -> Consumer:
         identities = runner.assessment_keys if topic == "collection.declarations" else runner.remittance_keys
         return Consumer(name, running.port, running.proc, "collection", topic, identities, runner.identity_of,
                         COLLECTION_TABLES)
+    if name == "notifications":  # real handlers: a good message is claimed in its inbox under the topic's name
+        return Consumer(name, running.port, running.proc, name, topic, may_change=NOTIFICATIONS_TABLES)
     return Consumer(name, running.port, running.proc, name, name, runner.parked_keys(name, topic), runner.parked_of)
 
 
