@@ -58,9 +58,10 @@ def add_principal(law: Law, message: ContributionAssessed | ContributionAdjusted
 
 
 def record_payments(message: RemittanceAllocated) -> list[RecordPayment]:
-    """One command per allocation line (interest lines too: kept as fund ``interest``, never a debt)."""
+    """One command per contribution line. Lines of fund ``interest`` pay interest, not principal: the ledger
+    skips them (the ops side records them for the interest account, services/arrears/interest_paid.py)."""
     return [RecordPayment(message.employer_code, month(line.period), line.fund, message.value_date, line.amount)
-            for line in message.lines]
+            for line in message.lines if line.fund != "interest"]
 
 
 def sum_principal(commands: Iterable[AddPrincipal]) -> list[tuple[str, date, str, date, int]]:

@@ -65,7 +65,6 @@ async def add_payments(conn: asyncpg.Connection, rows: list[tuple[str, date, str
         INSERT INTO {SCHEMA}.debts AS d (employer_code, period, fund, paid, last_value_date)
         SELECT e, p, f, sum(a), max(v) FROM unnest($1::text[], $2::date[], $3::text[], $4::date[], $5::bigint[])
             AS t(e, p, f, v, a)
-        WHERE f <> 'interest'
         GROUP BY e, p, f ORDER BY e, p, f
         ON CONFLICT (employer_code, period, fund) DO UPDATE
         SET paid = d.paid + excluded.paid, changed = true, updated_at = now(),
@@ -126,9 +125,10 @@ async def run_totals(conn: asyncpg.Connection, business_date: date) -> asyncpg.R
 # (principal_seen, payment_lines.seen) up to A: every run charges exactly the new days of what it sees, and
 # recomputes what changed. So:
 #
-# * unchanged unpaid debts (the bulk, "steady"): the new days A+1..D on a constant unpaid principal, per rule
-#   in force, days past the rule's threshold x round_half_up(unpaid x num / den). No write to the debt.
-# * changed debts: the days from the first day late are cut into stretches on which nothing changes (cuts at
+# * simple debts (the bulk: unchanged unpaid ones, and debts late only after A with no payment dated in the
+#   new days): the new days on a constant unpaid principal, per rule in force, days past the rule's
+#   threshold x round_half_up(unpaid x num / den). An unchanged debt is only read, never written.
+# * other changed debts: the days from the first day late are cut into stretches on which nothing changes (cuts at
 #   the first day late, each payment's value date, each rule's first day, each threshold, and A+1); on each
 #   stretch, the interest under the current figures and under the seen ones. Days up to A: current minus
 #   seen is the correction (InterestCorrected); days after A are assessed. The debt's seen figures are then
@@ -142,24 +142,28 @@ WITH rules AS (
         AS r(rule_id, start_day, end_day, num, den, min_days)
 ),
 thresholds AS (SELECT DISTINCT min_days FROM rules),
+looked_at AS MATERIALIZED (
+    SELECT employer_code, period, fund, due_date, principal, paid, principal_seen, last_value_date, changed,
+           due_date + 1 AS first_late,
+           -- Simple: no day up to A to re-check (unchanged, or late only after A) and no payment dated inside
+           -- the new days, so the unpaid principal is constant over them.
+           (NOT changed OR due_date >= $12)
+               AND coalesce(last_value_date, '-infinity'::date) <= greatest($12, due_date) + 1 AS simple
+    FROM {SCHEMA}.debts
+    WHERE {TO_ACCRUE} AND due_date < $1
+      AND ($3 = 1 OR mod(hashtext(employer_code)::bigint + 2147483648, $3) = $2)
+),
 steady AS (
     SELECT d.employer_code, d.period, d.fund, r.rule_id,
            greatest($12 + 1, r.start_day, d.due_date + r.min_days) AS new_from,
            least($1, r.end_day) AS new_to,
            div(2 * (d.principal - d.paid)::numeric * r.num + r.den, 2 * r.den) AS daily
-    FROM {SCHEMA}.debts d
+    FROM looked_at d
     JOIN rules r ON r.start_day <= $1 AND coalesce(r.end_day, 'infinity'::date) > $12
-    WHERE {TO_ACCRUE} AND NOT d.changed AND d.principal > d.paid AND d.due_date < $1
-      AND ($3 = 1 OR mod(hashtext(d.employer_code)::bigint + 2147483648, $3) = $2)
+    WHERE d.simple AND d.principal > d.paid
       AND greatest($12 + 1, r.start_day, d.due_date + r.min_days) <= least($1, r.end_day)
 ),
-cand AS MATERIALIZED (
-    SELECT employer_code, period, fund, due_date, principal, principal_seen, last_value_date,
-           due_date + 1 AS first_late
-    FROM {SCHEMA}.debts d
-    WHERE {TO_ACCRUE} AND changed AND due_date < $1
-      AND ($3 = 1 OR mod(hashtext(employer_code)::bigint + 2147483648, $3) = $2)
-),
+cand AS MATERIALIZED (SELECT * FROM looked_at WHERE NOT simple),
 marks AS (
     SELECT employer_code, period, fund, first_late AS day, 0::bigint AS paid, 0::bigint AS paid_seen FROM cand
     UNION ALL
@@ -209,14 +213,15 @@ recomputed AS (
 seen_debts AS (
     UPDATE {SCHEMA}.debts d SET principal_seen = d.principal, changed = coalesce(d.last_value_date > $1, false),
                                 updated_at = now()
-    FROM cand c
-    WHERE d.employer_code = c.employer_code AND d.period = c.period AND d.fund = c.fund
+    FROM looked_at c
+    WHERE c.changed AND d.employer_code = c.employer_code AND d.period = c.period AND d.fund = c.fund
     RETURNING 1
 ),
 seen_payments AS (
     UPDATE {SCHEMA}.payment_lines p SET seen = p.amount
-    FROM cand c
-    WHERE p.employer_code = c.employer_code AND p.period = c.period AND p.fund = c.fund AND p.seen <> p.amount
+    FROM looked_at c
+    WHERE c.changed AND p.employer_code = c.employer_code AND p.period = c.period AND p.fund = c.fund
+      AND p.seen <> p.amount
     RETURNING 1
 ),
 postings AS (
@@ -265,8 +270,7 @@ published AS (
 )
 INSERT INTO {SCHEMA}.accrual_chunks (business_date, chunk, debts, employers, assessed, corrected)
 SELECT $1, $2,
-       (SELECT count(*) FROM (SELECT DISTINCT employer_code, period, fund FROM steady) s)
-           + (SELECT count(*) FROM seen_debts),
+       (SELECT count(*) FROM looked_at),
        (SELECT count(DISTINCT employer_code) FROM postings),
        coalesce((SELECT sum(amount) FROM postings WHERE kind = 'assessed'), 0),
        coalesce((SELECT sum(amount) FROM postings WHERE kind = 'corrected'), 0)
