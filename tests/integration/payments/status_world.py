@@ -1,5 +1,5 @@
-"""A paid period for the bank/cash status tests: awards, a run prepared, approved and sent by core's code, its
-pain.001 parts recorded, the payments service running; helpers to report statuses and read what came out."""
+"""A paid period for the bank/cash status tests: awards, a run prepared, approved and sent by core's code (which
+records its pain.001 parts), the payments service running; helpers to report statuses and read what came out."""
 from __future__ import annotations
 
 import json
@@ -11,15 +11,12 @@ import asyncpg
 
 from schemas import payments as wire
 from schemas.envelope import encode, new_envelope
-from services.payments.iso.pain001 import Debtor, TransferItem, build_batches
-from services.payments.reconcile import record_parts
 from tests.integration.payments.core_helpers import (API_TOKENS, CHECKER, MAKER, TOKENS, payments_db,
                                                     seed_entitlements)
 from tests.kafka_helpers import header, publish, read_topic
 from tests.waiting import eventually_async
 
 PERIOD = date(2026, 1, 1)
-DEBTOR = Debtor("BAO HIEM XA HOI VIET NAM", "1020304050", "970415")
 # Awards 1..8 (core's seed): 4 and 8 in cash; banks by award number % 3: 0 -> 970436, 1 -> 970415, 2 -> 970418.
 BANK_OF = {1: "970415", 2: "970418", 3: "970436", 5: "970418", 6: "970436", 7: "970415"}
 
@@ -100,27 +97,19 @@ async def prepare_and_send(pool, runs, awards: int = 8) -> None:
     await runs.send(PERIOD)
 
 
-async def record_bank_batches(pool) -> dict[str, str]:
-    """Build each bank's pain.001 for the run's bank payments and record its parts (as the sender does)."""
-    message_of = {}
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch("SELECT payment_id, amount, account_name, bank_bin, account_number FROM payments "
-                                "WHERE run_period = $1 AND channel = 'bank' ORDER BY id", PERIOD)
-        for bank in sorted({r["bank_bin"] for r in rows}):
-            mine = [r for r in rows if r["bank_bin"] == bank]
-            parts = build_batches(DEBTOR, bank, date(2026, 1, 2), [
-                TransferItem(r["payment_id"], r["amount"], r["account_name"], bank, r["account_number"], "BHXH 2026-01")
-                for r in mine], message_id_prefix=f"R202601-{bank}", created_at=datetime.now(timezone.utc))
-            await record_parts(conn, PERIOD, parts, {r["payment_id"]: (r["payment_id"], 1, r["amount"]) for r in mine})
-            message_of[bank] = parts[0].message_id
-    return message_of
+async def sent_batches(pool) -> dict[str, str]:
+    """The pain.001 message id the run sent to each bank (one part each here), as the sender recorded it."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT bank_bin, message_id FROM bank_batches WHERE run_period = $1 AND part = 1",
+                                PERIOD)
+    return {r["bank_bin"]: r["message_id"] for r in rows}
 
 
 @asynccontextmanager
 async def status_world(isolated, **env: str):
     async with payments_db(isolated) as (pool, runs):
         await prepare_and_send(pool, runs)
-        message_of = await record_bank_batches(pool)
+        message_of = await sent_batches(pool)
         async with pool.acquire() as conn:
             payment_of = {int(r["award_id"][3:]): r["payment_id"]
                           for r in await conn.fetch("SELECT award_id, payment_id FROM payments")}

@@ -31,7 +31,7 @@ async def test_a_period_is_paid_end_to_end_with_a_bank_that_settles_some_and_rej
         # AM04 is retried (backoff 0 in this test): a second attempt with its own EndToEndId goes out.
         await world.until_states({pay[5]: "sent"})
         [retry] = [o["payload"] for o in await world.events("payments.orders", expect=7)
-                   if o["payload"]["attempt"] == 2]
+                   if o["type"] == "PaymentOrderIssued" and o["payload"]["attempt"] == 2]
         assert (retry["payment_id"], retry["end_to_end_id"]) == (pay[5], f"{pay[5]}-R02")
         await world.bank_json("970418", f"{pay[5]}-R02", "ACSC")
 
