@@ -53,3 +53,6 @@ RECONCILIATION_MISMATCHES = Counter("payments_reconciliation_mismatches_total",
                                     "Reconciliations that did not add up, by scope", ["scope"])
 # Fraud signals raised (new flags), by signal.
 FLAGS = Counter("payments_flags_total", "Fraud signals raised, by signal", ["signal"])
+# Runs whose execution date (business date) has passed and whose orders have not all gone out (not prepared,
+# not approved, or still sending): people are not paid on time.
+RUNS_LATE = Gauge("payments_runs_late", "Runs past their execution date and not completely sent")

@@ -50,6 +50,7 @@ class StatusSettings(BaseSettings):
     retry_max_delay_s: int = 86_400
     retry_check_interval_s: float = 30.0  # how often due retries are looked for
     retry_batch: int = 5000               # retries sent per transaction
+    watch_interval_s: float = 60.0        # how often payments_runs_late is refreshed
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_max_attempts, self.retry_first_delay_s, self.retry_max_delay_s)
@@ -410,6 +411,13 @@ class Status:
         await outbox.append(conn, SCHEMA, events)
 
 
+async def late_runs(conn: asyncpg.Connection, today: date) -> int:
+    """Runs of a month that has begun whose orders have not all gone out although the month's execution date
+    (or, never approved, its first day) has passed."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM runs WHERE state <> 'sent' AND coalesce(execution_date, period) < $1", today)
+
+
 def _check_cash(message: wire.CashPaymentReported, rows: dict) -> PermanentError | None:
     row = rows.get(message.payment_id)
     if row is None:
@@ -518,6 +526,17 @@ def attach(app, runtime, settings) -> Status:
             except Exception:  # noqa: BLE001 - the next sweep tries again
                 log.warning("the fraud sweep failed", exc_info=True)
             await asyncio.sleep(fraud_settings.scan_interval_s)
+
+    @app.task
+    async def watch_runs():
+        await runtime.ready.wait()
+        while True:
+            try:
+                async with runtime.pool.acquire() as conn:
+                    metrics.RUNS_LATE.set(await late_runs(conn, settings.today()))
+            except Exception:  # noqa: BLE001 - a gauge is not worth a crash; read again next time
+                log.warning("could not read the runs' progress", exc_info=True)
+            await asyncio.sleep(status_settings.watch_interval_s)
 
     @app.task
     async def send_retries():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.payments.status_world import BANK_OF, status_world
+from tests.integration.payments.status_world import status_world
 from tests.unit.payments.pain002_documents import pain002
 
 pytestmark = pytest.mark.integration
