@@ -82,6 +82,16 @@ async def test_a_refused_mailbox_is_permanent_and_a_busy_server_transient(sink):
     assert then.verdict is Verdict.SENT and len(sink.to("ok@example.test")) == 1
 
 
+async def test_an_address_smtp_cannot_carry_is_refused_without_a_session(sink):
+    smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_host="127.0.0.1", smtp_port=sink.port)))
+    try:
+        [outcome] = await smtp.send([message("email", "nguyễn@example.test")])  # would need SMTPUTF8
+    finally:
+        await smtp.close()
+    assert (outcome.verdict, outcome.reason) == (Verdict.PERMANENT, "invalid_address")
+    assert sink.received == []
+
+
 async def test_an_smtp_server_that_is_not_there_is_transient():
     smtp = await open_channel(SmtpChannel(DeliverySettings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_s=2)))
     try:
