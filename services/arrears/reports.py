@@ -149,6 +149,6 @@ async def gauge_figures(conn: asyncpg.Connection, as_of: date) -> dict:
         SELECT count(DISTINCT d.employer_code) FROM {SCHEMA}.debts d
         WHERE d.due_date IS NOT NULL AND d.due_date < $1 AND (d.principal > d.paid OR d.last_value_date > $1)
           AND {unpaid_as_of('d', '$1')} > 0""", as_of)
-    accrued = await conn.fetchval(f"SELECT coalesce(sum(interest), 0) FROM {SCHEMA}.debts")
+    accrued = await conn.fetchval(f"SELECT coalesce(sum(amount), 0) FROM {SCHEMA}.interest_postings")
     return {"overdue_principal": ratio["overdue_principal"], "overdue_employers": int(employers),
             "interest_accrued": int(accrued), "ratio": ratio["ratio"]}

@@ -25,11 +25,16 @@ import asyncpg
 from pydantic import AwareDatetime
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ansinh.runtime import failpoints
 from services.arrears import metrics
 from services.arrears.status import detect_status_changes, load_evasion_rules
 from services.arrears.workers import notify_unpaid_workers
 
 log = logging.getLogger("services.arrears.scheduler")
+# Named crash points for tests (ANSINH_FAILPOINTS=...): after the accrual run, and inside the detection's
+# transaction before it commits.
+FAIL_AFTER_ACCRUAL = "arrears.run_day.after_accrual"
+FAIL_BEFORE_COMMIT = "arrears.run_day.before_commit"
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SCHEMA = "arrears"
 
@@ -88,6 +93,7 @@ async def run_day(pool: asyncpg.Pool, business_date: date, trigger: str, *, law=
     started, started_at = monotonic.monotonic(), datetime.now(BUSINESS_TZ)
     try:
         accrual = await run_accrual(pool, business_date, law, today=today, chunks=chunks or DEFAULT_CHUNKS)
+        failpoints.hit(FAIL_AFTER_ACCRUAL)
         async with pool.acquire() as conn, conn.transaction():
             run_id = await conn.fetchval(f"SELECT run_id FROM {SCHEMA}.accrual_runs WHERE business_date = $1",
                                          business_date)
@@ -103,6 +109,7 @@ async def run_day(pool: asyncpg.Pool, business_date: date, trigger: str, *, law=
                     worker_notices = runs.worker_notices + EXCLUDED.worker_notices, runs = runs.runs + 1""",
                                business_date, trigger, started_at, accrual.debts, changes.total, notices)
             latest = await last_run_date(conn)
+            failpoints.hit(FAIL_BEFORE_COMMIT)
     except Exception:
         metrics.RUN_FAILURES.inc()
         raise

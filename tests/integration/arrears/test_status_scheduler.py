@@ -25,6 +25,9 @@ async def ledger(isolated) -> None:
         await conn.close()
 
 
+CHARGED = "SELECT coalesce(sum(amount), 0) FROM arrears.interest_postings"
+
+
 def scheduled(isolated, clock: str):
     return isolated.start_service("arrears", ANSINH_ARREARS_CLOCK=clock, ANSINH_ARREARS_POLL_S="0.3")
 
@@ -42,7 +45,7 @@ async def test_the_scheduler_runs_the_day_that_ended_and_catches_up_missed_days_
     # 02:00 on 2 September in Vietnam: the run time (01:00) has passed, 1 September is due.
     service = scheduled(isolated, "2025-09-02T02:00:00+07:00")
     await until(isolated, "SELECT max(business_date) FROM arrears.runs", date(2025, 9, 1))
-    await until(isolated, "SELECT interest FROM arrears.debts", 420)
+    await until(isolated, CHARGED, 420)
     assert [e["type"] for e in await topic_events(isolated, expect=2)] == ["InterestAssessed", "EmployerOverdue"]
     assert metric(service, "arrears_last_run_business_date_seconds") == local_midnight(date(2025, 9, 1))
     assert metric(service, "arrears_overdue_principal_vnd") == 1_400_000
@@ -51,7 +54,7 @@ async def test_the_scheduler_runs_the_day_that_ended_and_catches_up_missed_days_
     # Down for two days; back at 00:30 on 5 September (before the run time): 3 September is the latest due.
     service = scheduled(isolated, "2025-09-05T00:30:00+07:00")
     await until(isolated, "SELECT max(business_date) FROM arrears.runs", date(2025, 9, 3))
-    await until(isolated, "SELECT interest FROM arrears.debts", 3 * 420)  # 1, 2 and 3 September
+    await until(isolated, CHARGED, 3 * 420)  # 1, 2 and 3 September
     await until(isolated, "SELECT count(*) FROM arrears.runs", 2)  # the missed days in one catch-up run
     events = await topic_events(isolated, expect=3)
     assert [e["type"] for e in events] == ["InterestAssessed", "EmployerOverdue", "InterestAssessed"]
@@ -68,3 +71,30 @@ async def test_with_a_fixed_business_date_and_no_clock_the_scheduler_leaves_runs
     # first look is at start-up), and the operator's older date would then have been refused (409).
     await until(isolated, "SELECT string_agg(business_date::text || ':' || trigger, ',') FROM arrears.runs",
                 "2025-09-01:http")
+
+
+async def crash_at(isolated, failpoint: str) -> None:
+    service = isolated.start_service("arrears", ANSINH_BUSINESS_DATE="2025-12-31", ANSINH_FAILPOINTS=failpoint)
+    try:
+        status, body = service.request("POST", "/runs", {"business_date": "2025-09-01", "reason": "crash test"})
+    except OSError:
+        pass  # the process died under the request
+    else:
+        raise AssertionError(f"the run answered {status} instead of crashing at {failpoint}: {body[:300]!r}")
+    assert service.proc.wait(30) == 86, service.log_tail()
+
+
+async def test_a_run_killed_after_the_accrual_or_before_its_detection_commits_is_completed_by_a_rerun(isolated):
+    await ledger(isolated)
+    for failpoint in ("arrears.run_day.after_accrual", "arrears.run_day.before_commit"):
+        await crash_at(isolated, failpoint)
+        await until(isolated, "SELECT count(*) FROM arrears.runs", 0)  # the detection did not commit
+        await until(isolated, "SELECT count(*) FROM arrears.outbox WHERE headers->>'type' = 'EmployerOverdue'", 0)
+
+    service = isolated.start_service("arrears", ANSINH_BUSINESS_DATE="2025-12-31")
+    status, body = service.request("POST", "/runs", {"business_date": "2025-09-01", "reason": "rerun"})
+    assert status == 200, body
+    await until(isolated, "SELECT count(*) FROM arrears.outbox WHERE headers->>'type' = 'EmployerOverdue'", 1)
+    await until(isolated, CHARGED, 420)  # the accrual was not charged twice
+    events = await topic_events(isolated, expect=2)
+    assert sorted(e["type"] for e in events) == ["EmployerOverdue", "InterestAssessed"]
