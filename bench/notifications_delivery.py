@@ -4,7 +4,7 @@ sends without it.
     .venv/bin/python -m bench.notifications_delivery [--count 20000] [--channels email,sms,push]
 
 * Servers: the local SMTP server (aiosmtpd) and the HTTP gateway (aiohttp) of tests/notifications_servers.py,
-  in a process of their own, counting what they accept (``GET /_stats``).
+  each in a process of its own, counting what they accept (``GET /_stats``).
 * System: the notifications service as a real process (its own database role, Kafka, uvloop). Contacts for
   count / channels participants are published and stored first (not timed); then one ``PaymentSent`` per
   participant is published to ``payments.events``. The clock starts at the first publish and stops when the
@@ -44,25 +44,35 @@ def participant(i: int) -> str:
 
 @dataclass
 class Servers:
-    proc: subprocess.Popen
+    """The SMTP server and the gateway, each in its own process (both are Python and CPU-bound)."""
+
+    procs: list[subprocess.Popen]
     smtp_port: int
     http_port: int
+    smtp_stats_port: int
 
     def accepted(self) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/_stats", timeout=10) as response:
-            stats = json.loads(response.read())
-        return stats["smtp"] + sum(n for what, n in stats["gateway"].items() if what.endswith(" 202"))
+        total = 0
+        for port in (self.smtp_stats_port, self.http_port):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=10) as response:
+                stats = json.loads(response.read())
+            total += stats["smtp"] + sum(n for what, n in stats["gateway"].items() if what.endswith(" 202"))
+        return total
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        for proc in self.procs:
+            proc.terminate()
+            proc.wait(10)
 
 
 def start_servers() -> Servers:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.notifications_servers"], stdout=subprocess.PIPE, text=True,
-                            cwd=_root())
-    ports = json.loads(proc.stdout.readline())
-    return Servers(proc, ports["smtp_port"], ports["http_port"])
+    procs, ports = [], []
+    for only in ("smtp", "http"):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.notifications_servers", "--only", only],
+                                stdout=subprocess.PIPE, text=True, cwd=_root())
+        procs.append(proc)
+        ports.append(json.loads(proc.stdout.readline()))
+    return Servers(procs, ports[0]["smtp_port"], ports[1]["http_port"], ports[0]["http_port"])
 
 
 def _root() -> str:
@@ -90,7 +100,7 @@ async def baseline(count: int, channels: list[str], smtp_port: int, http_port: i
     from services.notifications.render import Renderer
 
     settings = DeliverySettings(**{k.removeprefix("ANSINH_").lower(): v for k, v in delivery_env(
-        Servers(None, smtp_port, http_port)).items()})  # type: ignore[arg-type]
+        Servers([], smtp_port, http_port, 0)).items()})  # type: ignore[arg-type]
     adapters = {"email": SmtpChannel(settings), "sms": GatewayChannel(settings, "sms"),
                 "push": GatewayChannel(settings, "push")}
     for adapter in adapters.values():

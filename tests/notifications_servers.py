@@ -210,16 +210,19 @@ _SINK_COUNT = lambda: None  # noqa: E731 - set by main() to the process's SMTP s
 
 
 def main() -> None:
-    """Run both servers in this process until killed (the benchmark runs them apart from the service)."""
+    """Run the servers in this process until killed (the benchmark runs them apart from the service, one
+    process for SMTP and one for the gateway, since both are Python and CPU-bound)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smtp-port", type=int, default=0)
     parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--only", choices=["smtp", "http"], help="run one of the two (the other is not started)")
     args = parser.parse_args()
     global _SINK_COUNT
-    sink = SmtpSink(args.smtp_port, keep=False).start()
+    sink = SmtpSink(args.smtp_port, keep=False).start() if args.only != "http" else None
+    # The gateway also answers GET /_stats, which is how an SMTP-only process reports its count.
     gateway = Gateway(port=args.http_port, keep=False).start()
-    _SINK_COUNT = lambda: sink.count  # noqa: E731
-    print(json.dumps({"smtp_port": sink.port, "http_port": gateway.port}), flush=True)
+    _SINK_COUNT = (lambda: sink.count) if sink else (lambda: 0)  # noqa: E731
+    print(json.dumps({"smtp_port": sink.port if sink else None, "http_port": gateway.port}), flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -227,7 +230,8 @@ def main() -> None:
         pass
     finally:
         gateway.stop()
-        sink.stop()
+        if sink:
+            sink.stop()
 
 
 if __name__ == "__main__":
