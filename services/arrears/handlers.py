@@ -13,14 +13,16 @@ import asyncpg
 from ansinh.runtime import inbox
 from ansinh.runtime.decoding import Incoming
 from ansinh.runtime.errors import PermanentError
-from schemas.collection import ContributionAdjusted, ContributionAssessed, RemittanceAllocated
+from schemas.collection import ContributionAdjusted, ContributionAssessed
 from services.arrears import repository as repo
 from services.arrears.commands import add_principal, record_payments, sum_payments, sum_principal
 from services.arrears.domain.errors import ArrearsError
 from services.arrears.domain.law import Law
 
 SCHEMA = "arrears"
-ASSESSMENTS, ALLOCATIONS = "collection.assessments", "collection.allocations"  # inbox consumer names
+# The ledger's inbox consumer name, for both topics (event ids are unique across them). The ops side's own
+# consumers (workers, interest paid) claim under their own names.
+CONSUMER = "arrears"
 
 Refused = list[tuple[Incoming, PermanentError]]
 
@@ -32,32 +34,29 @@ class Ledger:
         self.pool_of, self.law = pool_of, law
 
     async def handle_assessments(self, batch: Sequence[Incoming]) -> Refused:
-        """ContributionAssessed / ContributionAdjusted add to the principal; UnderDeclarationFlagged is not
-        the ledger's (the ops side records it with its own consumer) and is skipped here."""
+        """ContributionAssessed / ContributionAdjusted add to the principal. UnderDeclarationFlagged changes no
+        principal (the ops side records it with its own consumer): claimed, nothing else."""
         refused: Refused = []
         work = []
         for item in batch:
-            if not isinstance(item.message, (ContributionAssessed, ContributionAdjusted)):
-                continue
             try:
-                work.append((item, add_principal(self.law, item.message)))
+                work.append((item, add_principal(self.law, item.message)
+                             if isinstance(item.message, (ContributionAssessed, ContributionAdjusted)) else []))
             except ArrearsError as exc:
                 refused.append((item, exc))
-        await self._apply(ASSESSMENTS, work, repo.add_principal, sum_principal)
+        await self._apply(work, repo.add_principal, sum_principal)
         return refused
 
     async def handle_allocations(self, batch: Sequence[Incoming]) -> Refused:
-        work = [(item, record_payments(item.message)) for item in batch
-                if isinstance(item.message, RemittanceAllocated)]
-        await self._apply(ALLOCATIONS, work, repo.add_payments, sum_payments)
+        await self._apply([(item, record_payments(item.message)) for item in batch], repo.add_payments, sum_payments)
         return []
 
-    async def _apply(self, consumer: str, work, write, summed) -> None:
+    async def _apply(self, work, write, summed) -> None:
         if not work:
             return
         async with self.pool_of().acquire() as conn, conn.transaction():
             await repo.share_ledger(conn)
-            new = await inbox.claim(conn, SCHEMA, consumer, [item.envelope.event_id for item, _ in work])
+            new = await inbox.claim(conn, SCHEMA, CONSUMER, [item.envelope.event_id for item, _ in work])
             fresh = []
             for item, commands in work:
                 if item.envelope.event_id in new:
