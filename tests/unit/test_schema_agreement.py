@@ -90,6 +90,12 @@ VALID: dict[str, dict[str, Any]] = {
                            days_late=9, as_of="2025-09-11"),
     "EvasionSuspected": dict(employer_code="DN0001", period="2025-07", reason="unpaid_60_days", due_date="2025-08-31",
                              unpaid_principal=2_150_000, under_declared_workers=0, as_of="2025-10-30"),
+    "InterestAssessed": dict(employer_code="DN0001", business_date="2025-09-02", amount=840,
+                             lines=[{"period": "2025-07", "rule": "law41-art40", "from_day": "2025-09-01",
+                                     "to_day": "2025-09-02", "amount": 840}]),
+    "InterestCorrected": dict(employer_code="DN0001", business_date="2025-09-03", amount=-420,
+                              lines=[{"period": "2025-07", "rule": "law41-art40", "from_day": "2025-09-02",
+                                      "to_day": "2025-09-02", "amount": -420}]),
     "WorkerContributionsUnpaid": dict(worker_code="0123456789", employer_code="DN0001", periods=["2025-07", "2025-08"],
                                       as_of="2025-10-01"),
     # bank side of payments.events, and pain.002 documents on payments.bank-status
@@ -111,6 +117,9 @@ VALID: dict[str, dict[str, Any]] = {
                            award_id="AW-2025-1", period="2025-07", amount=5_500_000,
                            detail="one account receives payments for 4 beneficiaries"),
 }
+
+INTEREST_LINE = {"period": "2025-07", "rule": "law41-art40", "from_day": "2025-09-01", "to_day": "2025-09-01",
+                 "amount": 420}
 
 # ---- probes: values a kind of field must accept (first list) and refuse (second list) ------------------
 ARABIC = "٠١٢٣٤٥٦٧٨٩"  # Arabic-Indic digits: Unicode digits, not ASCII ones
@@ -237,6 +246,7 @@ PROBES: dict[str, tuple[list, list]] = {
     "evasion_reason": _enum("unpaid_60_days", "under_declaration"),
     "days_late": _integer(0, 100_000),
     "worker_count": _integer(0, 10_000_000),
+    "interest_lines": ([[INTEREST_LINE], [INTEREST_LINE] * 10_000], [[], [INTEREST_LINE] * 10_001, None, {}]),
     "periods": ([["2025-07"], ["2025-07"] * 1260], [[], ["2025-07"] * 1261, ["2025-7"], "2025-07", None]),
     "allocation_lines": ([[], [{"period": "2025-07", "fund": "health", "amount": 1}] * 10_000],
                          [[{"period": "2025-07", "fund": "health", "amount": 1}] * 10_001, None]),
@@ -319,6 +329,11 @@ FIELDS: dict[str, dict[str, str]] = {
     "EvasionSuspected": dict(employer_code="employer_code", period="period", reason="evasion_reason",
                              due_date="date", unpaid_principal="total_vnd", under_declared_workers="worker_count",
                              as_of="date"),
+    "InterestAssessed": {"employer_code": "employer_code", "business_date": "date", "amount": "total_vnd",
+                         "lines": "interest_lines", "lines.0.period": "period", "lines.0.rule": "identifier",
+                         "lines.0.from_day": "date", "lines.0.to_day": "date", "lines.0.amount": "signed_vnd"},
+    "InterestCorrected": {"employer_code": "employer_code", "business_date": "date", "amount": "signed_vnd",
+                          "lines": "interest_lines", "lines.0.rule": "identifier", "lines.0.amount": "signed_vnd"},
     "WorkerContributionsUnpaid": {"worker_code": "insurance_code", "employer_code": "employer_code",
                                   "periods": "periods", "periods.0": "period", "as_of": "date"},
     "BankStatusReportReceived": dict(bank_bin="bank_bin", document="pain"),
