@@ -24,20 +24,30 @@ from schemas.topics import spec
 from tests.fuzz.mutations import (BUSINESS_DATE, DEEP, MUTATION_NAMES, BUSINESS_PERIOD, get_at, month_shift,
                                   field_paths, set_at, mutate)
 from tests.fuzz.payloads import PERSONAL_FIELDS, Builders, month_range
-from tests.fuzz.referee import law_limits, model_verdict, referee
+from tests.fuzz.referee import Verdict, law_limits, model_verdict, referee
 
 # One record must fit the broker (message.max.bytes 1048588) with room for the producer's framing.
 NEAR_LIMIT = 1_048_000
 BAD_BYTES = {"cesu8_surrogate": b"\xed\xa0\x80", "overlong_nul": b"\xc0\x80", "cut_multibyte": b"\xe1\xbb",
              "byte_ff": b"\xff", "latin1": "Nguy\xeanx".encode("latin-1")}
+# Headers as any client may write them (``kcat -H``): keys are bytes on the wire, not always UTF-8. Keys
+# given as bytes are sent as they are (tests/raw_records.py); a key that is not UTF-8 makes the message bad.
+RAW_HEADERS = {"ff_fe": [(b"\xff\xfe", b"v")],
+               "control_and_cut": [(b"\x00\x1b[31m\xe1\xbb", None)],
+               "latin1_after_good": [("trace", b"1"), ("Nguy\xeanx".encode("latin-1"), b"")],
+               "lone_surrogate": [(b"\xed\xb3\xbf", b"x")],
+               "null_values": [("a", None), ("", None)],
+               "control_bytes_utf8": [(b"\x00\x07\x1b\x7f", b"\xff\xfe")],
+               "many_headers": [(f"h{i}".encode(), b"") for i in range(1000)]}
 WEIRD_HEADERS = [("", b""), ("x-\u00fcn\u00efcode-\u0643", "\u00e9\u200f".encode()), ("binary", b"\x00\xff\xfe"),
                  ("dup", b"1"), ("dup", b"2"), ("dlq.source_offset", b"-1"), ("dlq.reason", b"spoofed")]
 
 
 # ---- what a topic carries ---------------------------------------------------------------------------------
 def buildable_types(topic: str) -> list[str]:
-    """Message types of ``topic`` we can build valid (camt.054 documents are fuzzed on their own)."""
-    return [m.event_type for m in spec(topic).messages if m.event_type != "CreditNotificationReceived"]
+    """Message types of ``topic`` we can build valid (camt.054 and pain.002 documents are fuzzed on their own)."""
+    return [m.event_type for m in spec(topic).messages
+            if m.event_type not in ("CreditNotificationReceived", "BankStatusReportReceived")]
 
 
 def compacted(topic: str) -> bool:
@@ -46,7 +56,7 @@ def compacted(topic: str) -> bool:
 
 # ---- recipes (what hypothesis draws) ----------------------------------------------------------------------
 KINDS = ["random_bytes", "junk_json", "deep_nesting", "truncated", "tombstone", "invalid_utf8", "camt054",
-         "mutated", "mutated", "mutated", "mutated", "mutated", "valid", "valid", "valid"]
+         "raw_header", "mutated", "mutated", "mutated", "mutated", "mutated", "valid", "valid", "valid"]
 KEY_VARIANTS = ["natural", "natural", "natural", "null", "empty", "binary", "long"]
 VALID_VARIANTS = ["plain", "extra_field", "drop_optional", "unicode_name", "uuid_upper", "offset_plus_14",
                   "max_length_name", "reordered"]
@@ -67,6 +77,7 @@ def recipes() -> st.SearchStrategy[dict]:
         "tombstone": {},
         "invalid_utf8": {"bad": st.sampled_from(sorted(BAD_BYTES)), "pick": st.integers(0, 99)},
         "camt054": {"doc": st.sampled_from(sorted(CAMT_BAD))},
+        "raw_header": {"headers": st.sampled_from(sorted(RAW_HEADERS))},
         "mutated": {"mutation": st.sampled_from(MUTATION_NAMES), "pick": st.integers(0, 99)},
         "valid": {"variant": st.sampled_from(VALID_VARIANTS)},
     }
@@ -200,10 +211,15 @@ class Corpus:
         if value is None and key is None:
             key = b"tombstone"  # aiokafka (like the broker for compacted topics) refuses a record with neither
         headers = list(WEIRD_HEADERS) if recipe["weird_headers"] else []
+        if kind == "raw_header":  # a valid message, its headers as raw bytes
+            value, label = _encode(doc), f"raw_header:{recipe['headers']}"
+            headers = RAW_HEADERS[recipe["headers"]] + headers
         return self._judge(n, label, key, value, headers, personal)
 
     def _judge(self, n: int, label: str, key, value, headers, personal) -> Case:
         verdict = referee(self.topic, value, BUSINESS_DATE)
+        if not _utf8_keys(headers):
+            verdict = Verdict(False, "header key is not UTF-8")  # refused before any schema is looked at
         if label.split(":")[0] in ("random_bytes", "junk_json", "deep_nesting", "truncated", "tombstone",
                                    "invalid_utf8", "camt054"):
             verdict_good = False  # broken by construction, whatever else is true of it
@@ -212,7 +228,7 @@ class Corpus:
             verdict_good, why = verdict.good, verdict.why
         doc = _parse(value) if verdict_good else None
         return Case(n, label, key, value, headers, "good" if verdict_good else "bad", why,
-                    model_verdict(self.topic, key, value), verdict.contract_good,
+                    model_verdict(self.topic, key, value, headers), verdict.contract_good,
                     event_id=str(uuid.UUID(doc["event_id"])) if doc else _event_id_of(value),
                     identity=_identity(doc) if doc else None, personal=personal)
 
@@ -294,6 +310,7 @@ def edges() -> list[dict]:
                ("unknown_value", ("funds", "benefit_type", "status", "outcome", "language", "fund")),
                ("empty_list", ("funds", "lines", "channels")), ("emoji", NAMED)]
     base = {"base": 7, "key": "natural", "weird_headers": False}
+    raw = [{**base, "base": i, "kind": "raw_header", "headers": h} for i, h in enumerate(sorted(RAW_HEADERS))]
     # base varies, so a topic carrying several message types has each edge on a different one
     out = [{**base, "base": i, "kind": "mutated", "mutation": m, "pick": 0, "prefer": prefer}
            for i, (m, prefer) in enumerate(mutated)]
@@ -305,7 +322,7 @@ def edges() -> list[dict]:
             {**base, "kind": "valid", "variant": "unicode_name", "weird_headers": True},
             {**base, "kind": "valid", "variant": "extra_field", "key": "binary"},
             {**base, "kind": "camt054", "doc": "billion_laughs"}, {**base, "kind": "camt054", "doc": "external_entity"}]
-    return out
+    return raw + out
 
 
 def near_limit_case(corpus: Corpus, n: int) -> Case:
@@ -329,6 +346,17 @@ def build(topic: str, count: int, seed: int, with_edges: bool = True) -> list[Ca
 # ---- encoding --------------------------------------------------------------------------------------------------
 def _encode(doc: Any, ascii_only: bool = False) -> bytes:
     return json.dumps(doc, ensure_ascii=ascii_only, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def _utf8_keys(headers) -> bool:
+    """Every header key is UTF-8 (str keys are; bytes keys are checked)."""
+    try:
+        for k, _ in headers:
+            if isinstance(k, bytes):
+                k.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _parse(value: bytes) -> dict:

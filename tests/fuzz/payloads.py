@@ -107,8 +107,8 @@ class Builders:
                    "benefit_type": rng.choice(["old_age_pension", "sickness_allowance", "funeral_allowance"]),
                    "amount": rng.randrange(1, 50_000_000), "recurrence": rng.choice(["monthly", "one_off"]),
                    "first_period": rng.choice(self.periods), "channel": self._channel(rng)}
-        if rng.random() < 0.3:
-            payload["last_period"] = rng.choice(self.periods)
+        if rng.random() < 0.3:  # never before the first period (payments refuses that)
+            payload["last_period"] = rng.choice([p for p in self.periods if p >= payload["first_period"]])
         return payload
 
     def BenefitSuspended(self, rng: random.Random, n: int) -> dict[str, Any]:
@@ -117,6 +117,9 @@ class Builders:
 
     def BenefitTerminated(self, rng: random.Random, n: int) -> dict[str, Any]:
         return {"award_id": f"AW{self.tag}-{n}", "from_period": rng.choice(self.periods), "reason": "hết hạn"}
+
+    def BenefitResumed(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"award_id": f"AW{self.tag}-{n}", "from_period": rng.choice(self.periods), "reason": "đã xác minh"}
 
     def PaymentChannelChanged(self, rng: random.Random, n: int) -> dict[str, Any]:
         return {"award_id": f"AW{self.tag}-{n}", "from_period": rng.choice(self.periods),

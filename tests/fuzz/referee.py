@@ -236,10 +236,12 @@ def _decoder(topic: str) -> Decoder:
     return Decoder(spec(topic).messages)
 
 
-def model_verdict(topic: str, key: bytes | None, value: bytes | None) -> str:
-    """``good``, ``bad`` (a DecodeError) or ``crash:<exception>`` (the decoder itself failed)."""
+def model_verdict(topic: str, key: bytes | None, value: bytes | None, headers=()) -> str:
+    """``good``, ``bad`` (a DecodeError) or ``crash:<exception>`` (the decoder itself failed). Header keys
+    given as bytes reach the decoder as a consumer receives them (``ansinh.runtime.kafka_records``)."""
+    received = tuple((k.decode("utf-8", "surrogateescape") if isinstance(k, bytes) else k, v) for k, v in headers)
     try:
-        _decoder(topic).decode(RawMessage(topic, 0, 0, key, value))
+        _decoder(topic).decode(RawMessage(topic, 0, 0, key, value, received))
         return "good"
     except DecodeError:
         return "bad"

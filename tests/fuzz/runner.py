@@ -19,8 +19,12 @@ from typing import Any, Callable
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.fuzz.messages import Case
+from tests.kafka_helpers import uncommitted
+from tests.raw_records import raw_header_keys, raw_headers
+from tests.waiting import eventually_async
 
 PRODUCER_MAX_REQUEST = 1_100_000
 
@@ -83,15 +87,18 @@ class ReadinessWatch:
 
 # ---- sending --------------------------------------------------------------------------------------------
 async def send(bootstrap: str, physical_topic: str, cases: list[Case]) -> dict[tuple[int, int], Case]:
-    """Publish every case in order; returns (partition, offset) -> case."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                                max_request_size=PRODUCER_MAX_REQUEST)
-    await producer.start()
-    try:
-        futures = [await producer.send(physical_topic, c.value, key=c.key, headers=c.headers) for c in cases]
-        results = await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    """Publish every case in order; returns (partition, offset) -> case. Header keys given as bytes go on the
+    wire as they are, UTF-8 or not (as ``kcat -H`` writes them)."""
+    with raw_header_keys():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+                                    max_request_size=PRODUCER_MAX_REQUEST)
+        await producer.start()
+        try:
+            futures = [await producer.send(physical_topic, c.value, key=c.key, headers=raw_headers(c.headers))
+                       for c in cases]
+            results = await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
     return {(r.partition, r.offset): c for r, c in zip(results, cases)}
 
 
@@ -135,6 +142,16 @@ class DlqReader:
             self.records.extend(recs)
         return self.records
 
+    async def to_end(self) -> list:
+        """Everything in the DLQ up to its end offsets now."""
+        ends = await self.consumer.end_offsets(list(self.consumer.assignment()))
+
+        async def read() -> bool:
+            await self.poll()
+            return all([await self.consumer.position(tp) >= end for tp, end in ends.items()])
+        await eventually_async(read, timeout=60, interval=0, what=f"{self.dlq_topic} read to its end offsets {ends}")
+        return self.records
+
 
 # ---- what the database says ------------------------------------------------------------------------------
 @dataclass
@@ -145,13 +162,22 @@ class Consumer:
     port: int
     proc: Any
     schema: str
-    consumer_name: str  # the inbox's consumer column
+    consumer_name: str | None  # the inbox's consumer column (None: any; services name their consumers their way)
     identities: Callable[[asyncpg.Connection], Any] | None = None  # rows that identify processed goods
     expected: Callable[[list[Case]], set] = lambda goods: set()  # those rows, from the good cases
-    may_change: frozenset[str] = frozenset({"inbox", "parked_events"})
+    may_change: frozenset[str] | None = frozenset({"inbox", "parked_events"})  # None: any of its tables
+    # The service refuses messages valid by contract on state the referee does not model (an award never
+    # received, a payment never sent): a good one dead-lettered at stage "check" is then counted as
+    # refused, not as a failure. Bad ones must still all be dead-lettered and never claimed.
+    domain_refusals: bool = False
+    groups: int = 1  # consumer groups of the service reading the topic (set by ``run``)
+    group_prefix: str = ""  # its consumer groups' ids start with this (the bulk source has one per topic)
 
 
 async def claimed(conn: asyncpg.Connection, c: Consumer) -> set[str]:
+    if c.consumer_name is None:  # event ids are unique per topic and case: any consumer of the service will do
+        rows = await conn.fetch(f"SELECT event_id FROM {c.schema}.inbox")
+        return {str(r["event_id"]) for r in rows}
     rows = await conn.fetch(f"SELECT event_id FROM {c.schema}.inbox WHERE consumer = $1", c.consumer_name)
     return {str(r["event_id"]) for r in rows}
 
@@ -178,17 +204,6 @@ def identity_of(goods: list[Case]) -> set:
     return {g.identity for g in goods if g.identity}
 
 
-def parked_of(goods: list[Case]) -> set:
-    return {("parked", g.event_id) for g in goods}
-
-
-def parked_keys(schema: str, topic: str):
-    async def read(conn: asyncpg.Connection) -> set[tuple]:
-        rows = await conn.fetch(f"SELECT event_id FROM {schema}.parked_events WHERE topic = $1", topic)
-        return {("parked", str(r["event_id"])) for r in rows}
-    return read
-
-
 # ---- the accounting -----------------------------------------------------------------------------------------
 @dataclass
 class Account:
@@ -211,6 +226,7 @@ class Account:
     changed_tables: dict[str, int] = field(default_factory=dict)  # tables no good message may change
     by_error_class: Counter = field(default_factory=Counter)
     by_reason: Counter = field(default_factory=Counter)
+    refused_by_domain: dict = field(default_factory=dict)  # (partition, offset) -> kind and reason
     sentinel_processed: bool = False
 
     def problems(self) -> list[str]:
@@ -262,6 +278,22 @@ def _kind(case: Case) -> str:
     return case.kind.split("@")[0]
 
 
+async def groups_reading(bootstrap: str, group_prefix: str, topic: str) -> list[str]:
+    """The consumer groups whose ids start with ``group_prefix`` that have committed offsets of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        groups = [g for g, _ in await admin.list_consumer_groups() if g.startswith(group_prefix)]
+        return [g for g in groups if any(tp.topic == topic for tp in await admin.list_consumer_group_offsets(g))]
+    finally:
+        await admin.close()
+
+
+async def _uncommitted(bootstrap: str, topic: str, consumers: list[Consumer]) -> dict[str, int]:
+    """Per consumer: records of ``topic`` its groups have not committed yet."""
+    return {c.service: (await uncommitted(bootstrap, c.group_prefix, [topic]))[topic] for c in consumers}
+
+
 async def _processed(conn, c: Consumer) -> tuple[set[str], set | None]:
     """Event ids the consumer claimed in its inbox, and the rows identifying what it processed."""
     ids = await claimed(conn, c)
@@ -282,28 +314,33 @@ async def run(bootstrap: str, physical_topic: str, database_url: str, consumers:
             async with DlqReader(bootstrap, f"{topic}.dlq") as dlq:
                 sent = await send(bootstrap, topic, cases)
                 sent.update(await send(bootstrap, topic, [sentinel]))
-                goods = [c for c in sent.values() if c.expect == "good"]
-                bads = [c for c in sent.values() if c.expect == "bad"]
-                good_ids = {g.event_id for g in goods}
                 deadline = time.monotonic() + timeout
                 timed_out = True
                 while time.monotonic() < deadline:
                     records = await dlq.poll()
                     done = 0
                     for c in consumers:
-                        mine = [r for r in records if header(r.headers, "dlq.service") == c.service]
+                        dead = _dead_lettered(records, c, sent)
                         ids, _ = await _processed(conn, c)
-                        done += min(len(mine), len(bads)) + len(good_ids & ids)
+                        done += len(dead) + len({w for w, x in sent.items() if x.expect == "good" and w not in dead
+                                                 and x.event_id in ids})
                     if progress:
                         progress(done, len(consumers) * len(sent))
                     if done >= len(consumers) * len(sent):
                         timed_out = False
                         break
                     await asyncio.sleep(0.5)
-                settle_until = time.monotonic() + 2.0  # anything extra (a duplicate, a good one) shows up now
-                while time.monotonic() < settle_until:
-                    records = await dlq.poll()
-                    await asyncio.sleep(0.2)
+                if not timed_out:
+                    # Anything extra (a duplicate, a good one dead-lettered) is in the DLQ once every consumer
+                    # has committed the whole topic (a dead letter is acknowledged before its offset moves).
+                    await eventually_async(lambda: _uncommitted(bootstrap, topic, consumers), timeout=60,
+                                           interval=0.3, until=lambda behind: not any(behind.values()),
+                                           what="every consumer has committed the whole fuzzed topic")
+                records = await dlq.to_end()
+        # A service may read the topic in several groups (arrears: the ledger and the ops side), each of
+        # which dead-letters what it cannot decode: one dead letter per group is expected, not a duplicate.
+        for c in consumers:
+            c.groups = max(1, len(await groups_reading(bootstrap, c.group_prefix, topic)))
         accounts = [await _account(conn, c, sent, records, before[c.service], sentinel) for c in consumers]
     finally:
         await conn.close()
@@ -311,6 +348,13 @@ async def run(bootstrap: str, physical_topic: str, database_url: str, consumers:
                             if c.model != c.expect or c.disagrees)
     return Outcome(physical_topic, seed, accounts, watch.failures, watch.polls, watch.exited,
                    time.monotonic() - started, timed_out, disagreements)
+
+
+def _dead_lettered(records: list, c: Consumer, sent: dict[tuple[int, int], Case]) -> set[tuple[int, int]]:
+    """Where (partition, offset) the messages ``c`` dead-lettered were, among those sent."""
+    where = {(int(header(r.headers, "dlq.source_partition") or -1), int(header(r.headers, "dlq.source_offset") or -1))
+             for r in records if header(r.headers, "dlq.service") == c.service}
+    return where & sent.keys()
 
 
 async def _account(conn, c: Consumer, sent: dict[tuple[int, int], Case], records: list, before: dict[str, int],
@@ -328,14 +372,23 @@ async def _account(conn, c: Consumer, sent: dict[tuple[int, int], Case], records
             acc.unknown_dead_letters += 1
             continue
         seen[where] += 1
-        if seen[where] > 1:
+        if seen[where] > c.groups:
             acc.duplicates += 1
             continue
         reason = header(r.headers, "dlq.reason") or ""
+        if seen[where] > 1:  # another group's copy: same checks, counted once
+            if case.expect == "bad" and (r.value != case.value or r.key != case.key):
+                acc.altered_dead_letters.append(_kind(case))
+            continue
         acc.by_error_class[header(r.headers, "dlq.error_class") or "?"] += 1
-        acc.by_reason[_reason_class(reason)] += 1
+        if case.expect == "bad":
+            acc.by_reason[_reason_class(reason)] += 1
         if case.expect == "good":
-            acc.good_dead_lettered.append(f"{_kind(case)}: {reason[:120]}")
+            if c.domain_refusals and header(r.headers, "dlq.stage") == "check":
+                acc.refused_by_domain[where] = f"{_kind(case)}: {reason[:120]}"
+                acc.by_reason[f"(good by contract, refused by the service) {_reason_class(reason)}"[:80]] += 1
+            else:
+                acc.good_dead_lettered.append(f"{_kind(case)}: {reason[:120]}")
             continue
         acc.dead_lettered += 1
         if r.value != case.value or r.key != case.key:
@@ -345,17 +398,18 @@ async def _account(conn, c: Consumer, sent: dict[tuple[int, int], Case], records
     acc.missing_dead_letters = [_kind(x) for w, x in sent.items() if x.expect == "bad" and w not in seen]
     ids, rows = await _processed(conn, c)
     acc.processed = len({g.event_id for g in goods} & ids)
-    acc.unprocessed_goods = [_kind(g) for g in goods if g.event_id not in ids]
+    refused = {sent[w].event_id for w in acc.refused_by_domain}
+    acc.unprocessed_goods = [_kind(g) for g in goods if g.event_id not in ids and g.event_id not in refused]
     acc.bad_claimed = [_kind(x) for x in sent.values() if x.expect == "bad" and x.event_id and x.event_id in ids
                        and x.event_id not in {g.event_id for g in goods}]
-    acc.sentinel_processed = sentinel.event_id in ids
+    acc.sentinel_processed = sentinel.event_id in ids or sentinel.event_id in refused
     if rows is not None:
         expected = c.expected(goods)
         acc.unexplained_rows = sorted(map(str, rows - expected))[:20]
         acc.missing_rows = sorted(map(str, expected - rows))[:20]
     after = await table_counts(conn, c.schema)
     acc.changed_tables = {t: after[t] - before.get(t, 0) for t in after
-                          if after[t] != before.get(t, 0) and t not in c.may_change}
+                          if after[t] != before.get(t, 0) and c.may_change is not None and t not in c.may_change}
     return acc
 
 

@@ -23,10 +23,15 @@ def consumer(topic: str, name: str, running) -> Consumer:
     if name == "collection":
         identities = runner.assessment_keys if topic == "collection.declarations" else runner.remittance_keys
         return Consumer(name, running.port, running.proc, "collection", topic, identities, runner.identity_of,
-                        COLLECTION_TABLES)
+                        COLLECTION_TABLES, group_prefix=running.group)
     if name == "notifications":  # real handlers: a good message is claimed in its inbox under the topic's name
-        return Consumer(name, running.port, running.proc, name, topic, may_change=NOTIFICATIONS_TABLES)
-    return Consumer(name, running.port, running.proc, name, name, runner.parked_keys(name, topic), runner.parked_of)
+        return Consumer(name, running.port, running.proc, name, topic, may_change=NOTIFICATIONS_TABLES,
+                        group_prefix=running.group)
+    # arrears, payments and notifications act on state the referee does not model (awards, payments sent,
+    # contacts): what they processed is read from their inbox, and a good message they refuse on their
+    # own rules (stage check) counts as refused; every bad one must still be dead-lettered, never claimed.
+    return Consumer(name, running.port, running.proc, name, None, may_change=None, domain_refusals=True,
+                    group_prefix=running.group)
 
 
 async def fuzz_topic(world, topic: str, services: dict, count: int, seed: int, timeout: float | None = None,
