@@ -12,9 +12,10 @@ from datetime import date
 import asyncpg
 import pytest
 
+from ansinh.runtime import failpoints
 from schemas.envelope import encode
-from services.arrears.accrual import run_accrual
-from tests.integration.arrears.accrual_world import allocated, assessed
+from services.arrears.accrual import FAIL_AFTER_CHUNK, run_accrual
+from tests.integration.arrears.accrual_world import allocated, assessed, start_run_process
 from tests.kafka_helpers import header, publish, read_topic
 
 
@@ -108,3 +109,27 @@ async def test_malformed_events_go_to_the_dlq_with_a_reason_and_the_rest_is_proc
     assert header(assess_dlq[0], "dlq.stage") == "check"
     assert "payload.period" in header(assess_dlq[0], "dlq.reason") and "2015" not in header(assess_dlq[0], "dlq.reason")
     assert [e["amount"] for e in await world.events(1)] == [300]  # the good assessment: 1,000,000 x 0.0003
+
+
+async def test_the_same_date_twice_and_three_missed_days_put_exactly_the_right_events_on_the_topic(world):
+    await world.send("collection.assessments", assessed("DN0005", "2025-07", {"retirement": 10_000_000}))
+    await world.accrue("2025-09-01")
+    await world.accrue("2025-09-01")  # again: nothing new
+    await world.accrue("2025-09-05")  # 09-02, 09-03, 09-04 were missed
+
+    assert [(e["type"], e["business_date"], e["amount"], e["lines"][0]["from_day"], e["lines"][0]["to_day"])
+            for e in await world.events(2)] == [
+        ("InterestAssessed", "2025-09-01", 3_000, "2025-09-01", "2025-09-01"),
+        ("InterestAssessed", "2025-09-05", 4 * 3_000, "2025-09-02", "2025-09-05")]
+
+
+async def test_a_run_killed_half_way_and_run_again_publishes_one_event_per_employer(world):
+    employers = [f"DN{n:04d}" for n in range(100, 112)]
+    await world.send("collection.assessments", *[assessed(e, "2025-07", {"health": 1_000_000}) for e in employers])
+    crashed = start_run_process(world.isolated, "2025-09-02", 4, failpoints=FAIL_AFTER_CHUNK)
+    assert crashed.wait(60) == failpoints.EXIT_CODE, crashed.stdout.read().decode()
+    rerun = await world.accrue("2025-09-02")
+
+    events = await world.events(len(employers))
+    assert sorted(e["employer_code"] for e in events) == employers  # each once: none lost, none twice
+    assert {e["amount"] for e in events} == {2 * 300} and rerun.assessed == len(employers) * 600
