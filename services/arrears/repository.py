@@ -251,19 +251,19 @@ events AS (
     SELECT gen_random_uuid() AS event_id, employer_code,
            CASE kind WHEN 'assessed' THEN 'InterestAssessed' ELSE 'InterestCorrected' END AS type,
            sum(amount) AS amount,
-           jsonb_agg(jsonb_build_object('period', to_char(period, 'YYYY-MM'), 'rule', rule_id,
-                                        'from_day', from_day, 'to_day', to_day, 'amount', amount)
-                     ORDER BY period, from_day, rule_id) AS lines
+           json_agg(json_build_object('period', to_char(period, 'YYYY-MM'), 'rule', rule_id,
+                                      'from_day', from_day, 'to_day', to_day, 'amount', amount)
+                    ORDER BY period, from_day, rule_id) AS lines  -- json, not jsonb: built once, never parsed
     FROM postings GROUP BY employer_code, kind
 ),
 published AS (
     INSERT INTO {SCHEMA}.outbox (event_id, topic, key, value, headers)
     SELECT event_id, '{TOPIC}', convert_to(employer_code, 'UTF8'),
-           convert_to(jsonb_build_object(
+           convert_to(json_build_object(
                'event_id', event_id, 'type', type, 'schema_version', 1, 'occurred_at', $11::text,
                'producer', '{PRODUCER}', 'correlation_id', $10::uuid, 'causation_id', NULL,
-               'payload', jsonb_build_object('employer_code', employer_code, 'business_date', $1::date,
-                                             'amount', amount, 'lines', lines))::text, 'UTF8'),
+               'payload', json_build_object('employer_code', employer_code, 'business_date', $1::date,
+                                            'amount', amount, 'lines', lines))::text, 'UTF8'),
            jsonb_build_object('type', type, 'correlation_id', $10::text)
     FROM events ORDER BY employer_code, type  -- per employer: InterestAssessed, then InterestCorrected
     RETURNING 1
