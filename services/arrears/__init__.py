@@ -1,1 +1,1 @@
-"""Arrears: what is overdue, late-payment interest day by day, suspected evasion. (Skeleton.)"""
+"""Arrears: what is overdue, late-payment interest day by day, suspected evasion (docs/arrears.md)."""
