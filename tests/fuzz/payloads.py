@@ -94,6 +94,91 @@ class Builders:
                 "value_date": "2025-08-20", "amount": sum(x["amount"] for x in lines), "lines": lines,
                 "credit_balance": rng.randrange(10**9)}
 
+    # ---- arrears.events (consumed by notifications) -----------------------------------------------------
+    def _employer_period(self, rng: random.Random) -> dict[str, Any]:
+        return {"employer_code": f"DN{rng.randrange(10_000):04d}", "period": rng.choice(self.periods),
+                "due_date": "2025-08-31"}
+
+    def EmployerOverdue(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._employer_period(rng), "first_day_late": "2025-09-01",
+                "unpaid_principal": rng.randrange(1, 10**10), "as_of": "2025-09-15"}
+
+    def ArrearsCleared(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._employer_period(rng), "paid_up_on": "2025-09-10", "days_late": 10, "as_of": "2025-09-15"}
+
+    def EvasionSuspected(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._employer_period(rng), "reason": rng.choice(["unpaid_60_days", "under_declaration"]),
+                "unpaid_principal": rng.randrange(10**10), "under_declared_workers": rng.randrange(50),
+                "as_of": "2025-09-15"}
+
+    def WorkerContributionsUnpaid(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"worker_code": unique_digits(n, 10, self.tag), "employer_code": f"DN{rng.randrange(10_000):04d}",
+                "periods": sorted(rng.sample(self.periods, rng.randint(1, 3))), "as_of": "2025-09-15"}
+
+    def _interest(self, rng: random.Random, signed: bool) -> dict[str, Any]:
+        lines = [{"period": rng.choice(self.periods), "rule": "law41-art40", "from_day": "2025-09-01",
+                  "to_day": "2025-09-14", "amount": rng.randrange(-10**6 if signed else 0, 10**7)}
+                 for _ in range(rng.randint(1, 3))]
+        return {"employer_code": f"DN{rng.randrange(10_000):04d}", "business_date": "2025-09-15",
+                "amount": sum(x["amount"] for x in lines), "lines": lines}
+
+    def InterestAssessed(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return self._interest(rng, signed=False)
+
+    def InterestCorrected(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return self._interest(rng, signed=True)
+
+    # ---- payments.events (consumed by notifications) -----------------------------------------------------
+    def _payment(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"payment_id": f"PM{self.tag}-{n}", "beneficiary_code": unique_digits(n, 10, self.tag),
+                "award_id": f"AW{self.tag}-{n}", "period": rng.choice(self.periods),
+                "amount": rng.randrange(1, 50_000_000)}
+
+    def PaymentRunPrepared(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"period": rng.choice(self.periods), "payments": rng.randrange(10**6),
+                "total_amount": rng.randrange(10**12), "prepared_by": "operator-a"}
+
+    def PaymentRunApproved(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"period": rng.choice(self.periods), "payments": rng.randrange(10**6),
+                "total_amount": rng.randrange(10**12), "approved_by": "operator-b",
+                "requested_execution_date": "2025-09-20"}
+
+    def PaymentSent(self, rng: random.Random, n: int) -> dict[str, Any]:
+        if rng.random() < 0.5:
+            return {**self._payment(rng, n), "channel": "bank", "bank_bin": "970436", "attempt": 1}
+        return {**self._payment(rng, n), "channel": "cash", "paying_office": f"VNPOST-{rng.randrange(1000)}",
+                "attempt": 1}
+
+    def PaymentSettled(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._payment(rng, n), "channel": "bank", "bank_bin": "970436", "attempt": rng.randint(1, 3)}
+
+    def PaymentRejected(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self.PaymentSettled(rng, n), "reason_code": rng.choice(["AC01", "AC04", "AM04"]),
+                "next_step": rng.choice(["retry", "reroute", "return"])}
+
+    def PaymentReroutedToCash(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._payment(rng, n), "channel": "cash", "paying_office": f"VNPOST-{rng.randrange(1000)}",
+                "reason_code": "AC04", "pay_from": "2025-09-20", "pay_until": "2025-10-20"}
+
+    def PaymentReturned(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._payment(rng, n), "channel": rng.choice(["bank", "cash"]), "reason_code": "AC06",
+                "attempts": rng.randint(1, 5)}
+
+    def CashPaymentCollected(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {**self._payment(rng, n), "channel": "cash", "paying_office": f"VNPOST-{rng.randrange(1000)}",
+                "paid_at": "2025-09-10T08:00:00+07:00"}
+
+    def PaymentsSuspendedForNonCollection(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"beneficiary_code": unique_digits(n, 10, self.tag), "award_id": f"AW{self.tag}-{n}",
+                "from_period": "2025-09", "unclaimed_periods": ["2025-03", "2025-04", "2025-05", "2025-06",
+                                                               "2025-07", "2025-08"]}
+
+    def PaymentFlagged(self, rng: random.Random, n: int) -> dict[str, Any]:
+        return {"signal": rng.choice(["shared_account", "deceased_beneficiary", "dormant_cash_collected",
+                                      "account_changed_before_large"]),
+                "beneficiary_code": unique_digits(n, 10, self.tag), "payment_id": f"PM{self.tag}-{n}",
+                "detail": "cùng tài khoản với 3 người hưởng khác"}
+
     # ---- benefits, contacts, bank and cash status (payments, notifications) -----------------------------
     def _channel(self, rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.5:

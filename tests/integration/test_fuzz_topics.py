@@ -40,4 +40,5 @@ async def test_payments_accounts_for_every_fuzzed_award_bank_status_and_cash_sta
 @pytest.mark.timeout(240)
 async def test_arrears_and_notifications_account_for_every_fuzzed_event_they_consume(isolated):
     await _fuzz(isolated, ["arrears", "notifications"],
-                ["collection.assessments", "collection.allocations", "participants.contacts"])
+                ["collection.assessments", "collection.allocations", "participants.contacts", "benefits.awards",
+                 "arrears.events", "payments.events"])
