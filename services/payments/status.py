@@ -30,7 +30,9 @@ from services.payments.domain.errors import PaymentsError
 from services.payments.domain.runs import cash_place
 from services.payments.domain.states import (RetryPolicy, State, Step, after_rejection, bank_step, cash_step,
                                              retry_end_to_end_id)
+from services.payments.iso.pain001 import Debtor, TransferItem, build_batches
 from services.payments.iso.pain002 import StatusReport, parse_status_report
+from services.payments.reconcile import record_parts
 
 SCHEMA = "payments"
 PRODUCER = "payments"
@@ -153,8 +155,10 @@ class Status:
     """Handlers of payments.bank-status and payments.cash-status, and the retry sender."""
 
     def __init__(self, pool_of: Callable[[], asyncpg.Pool], calendar: PaymentCalendar, settings: StatusSettings,
-                 today: Callable[[], date], payment_point_prefixes: Sequence[str] = ("DCT",)):
+                 today: Callable[[], date], payment_point_prefixes: Sequence[str] = ("DCT",),
+                 debtor: Debtor | None = None):
         self.pool_of, self.calendar, self.settings, self.today = pool_of, calendar, settings, today
+        self.debtor = debtor  # the fund's paying account: retries also go out as pain.001 when it is set
         self.policy = settings.policy()
         self.payment_point_prefixes = tuple(payment_point_prefixes)
 
@@ -315,17 +319,37 @@ class Status:
                 return 0
             rows = await repo.lock_payments(conn, sorted(d["payment_id"] for d in due))
             execution = self.calendar.next_working_day(self.today() + timedelta(days=1))
-            effects, sent = _Effects(), 0
+            effects, sent = _Effects(), []
             for d in due:
                 row = rows.get(d["payment_id"])
                 if row is None or row["state"] != State.REJECTED or row["attempt"] != d["next_attempt"] - 1:
                     continue  # moved on meanwhile (e.g. stopped): nothing to send
                 self._retry(row, d["next_attempt"], execution, effects)
-                sent += 1
+                sent.append((row, d["next_attempt"]))
+            await self._retry_batches(conn, sent, execution, effects)
             await effects.write(conn)
             await conn.executemany("UPDATE payments SET attempt = $2, sent_at = now() WHERE payment_id = $1",
                                    [(p, u["attempt"]) for p, u in effects.updates.items()])
-        return sent
+        return len(sent)
+
+    async def _retry_batches(self, conn: asyncpg.Connection, sent: list, execution: date, effects: "_Effects") -> None:
+        """The retries as pain.001 too, one batch per bank (banks that take files only get them this way),
+        recorded like the run's parts so that group statuses and the batch reconciliation cover them."""
+        if self.debtor is None or not sent:
+            return
+        now = datetime.now(timezone.utc)
+        for bank in sorted({row["bank_bin"] for row, _ in sent}):
+            mine = [(row, attempt) for row, attempt in sent if row["bank_bin"] == bank]
+            items = [TransferItem(retry_end_to_end_id(row["payment_id"], attempt), row["amount"], row["account_name"],
+                                  bank, row["account_number"], f"BHXH {_period(row['period'])}") for row, attempt in mine]
+            parts = build_batches(self.debtor, bank, execution, items, message_id_prefix=f"RT{now:%y%m%d%H%M%S%f}-{bank}",
+                                  created_at=now)
+            await record_parts(conn, None, parts, {i.end_to_end_id: (row["payment_id"], attempt, row["amount"])
+                                                   for i, (row, attempt) in zip(items, mine)})
+            effects.orders += [outbox.event_from_dict(ORDERS, bank, wire.PaymentBatchIssued, {
+                "message_id": p.message_id, "bank_bin": p.bank_bin, "part": p.part, "parts": p.parts,
+                "number_of_transactions": p.number_of_transactions, "control_sum": p.control_sum,
+                "document": p.document}, PRODUCER) for p in parts]
 
     def _retry(self, row, attempt: int, execution: date, effects: "_Effects") -> None:
         end_to_end_id = retry_end_to_end_id(row["payment_id"], attempt)
@@ -509,7 +533,7 @@ def attach(app, runtime, settings) -> Status:
 
     status_settings = StatusSettings()
     handlers = Status(lambda: runtime.pool, load_calendar(settings.calendar_file), status_settings, settings.today,
-                      settings.payment_point_prefixes)
+                      settings.payment_point_prefixes, settings.debtor())
     consume(app, runtime, BANK_CONSUMER, handlers.handle_bank_status)
     consume(app, runtime, CASH_CONSUMER, handlers.handle_cash_status)
     log = logging.getLogger("services.payments.status")

@@ -5,6 +5,7 @@ import pytest
 
 from tests.integration.payments.status_world import status_world
 from tests.unit.payments.pain002_documents import pain002
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +46,15 @@ async def test_a_batch_that_does_not_add_up_is_reported_and_counted(isolated):
         assert mismatch.startswith("declared 2 payments,")
         assert metric(world.service, 'payments_reconciliation_mismatches_total{scope="batch"}') == 1.0
         assert world.get("/batches/NEVER-SENT", reader="reader")[0] == 404
+
+
+async def test_a_run_past_its_execution_date_and_not_sent_shows_in_the_late_runs_gauge(isolated):
+    async with status_world(isolated, ANSINH_PAYMENTS_WATCH_INTERVAL_S="0.3") as world:
+        # January's run is sent; the business date is 2026-02-05.
+        await eventually_async(lambda: metric(world.service, "payments_runs_late "), until=lambda v: v == 0.0,
+                               what="no late run while January is sent")
+        async with world.pool.acquire() as conn:  # February prepared but never approved, its month begun
+            await conn.execute("INSERT INTO runs (period, state, correlation_id) "
+                               "VALUES ('2026-02-01', 'prepared', gen_random_uuid())")
+        await eventually_async(lambda: metric(world.service, "payments_runs_late "), until=lambda v: v == 1.0,
+                               what="February's run counted late")

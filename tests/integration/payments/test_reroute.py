@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.payments.status_world import status_world
+from tests.unit.payments.pain002_documents import pain002
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +54,13 @@ async def test_other_rejections_are_retried_until_the_attempts_are_used_up_then_
         orders = [o["payload"] for o in await world.events("payments.orders", expect=7)
                   if o["type"] == "PaymentOrderIssued" and o["payload"]["payment_id"] == payment]
         assert [(o["attempt"], o["end_to_end_id"]) for o in orders] == [(1, payment), (2, f"{payment}-R02")]
+        # The retry also went out as a pain.001 of its own, recorded like the run's parts: the bank rejects
+        # that whole message at group level.
+        [batch] = [o["payload"] for o in await world.events("payments.orders", expect=7)
+                   if o["type"] == "PaymentBatchIssued" and f"<EndToEndId>{payment}-R02<" in o["payload"]["document"]]
+        assert (batch["number_of_transactions"], batch["message_id"][:2]) == (1, "RT")
         await world.bank_json("970418", payment, "RJCT", "AM04")          # late: about attempt 1
-        await world.bank_json("970418", f"{payment}-R02", "RJCT", "AM04")
+        await world.bank_document("970418", pain002(batch["message_id"], group_status="RJCT", group_reason="AM04"))
         await world.until_states({payment: "returned"})
         events = await world.events("payments.events", expect=1)
         assert [(e["attempt"], e["next_step"]) for e in of_type(events, "PaymentRejected")] == [
