@@ -3,7 +3,8 @@
 * ``GET /runs/{period}/reconciliation`` (payments:read): the run's payments sent, settled, rejected, outstanding;
 * ``GET /runs/{period}/batches`` (payments:read): the run's pain.001 parts per bank, each reconciled;
 * ``GET /batches/{message_id}`` (payments:read): one pain.001 part with its items, their states and statuses;
-* ``GET /flags`` (payments:read + personal_data:read): fraud signals waiting for review (beneficiary codes).
+* ``GET /flags`` (payments:read + personal_data:read): fraud signals waiting for review (beneficiary codes);
+* ``POST /flags/{flag_id}/review`` (payments:approve + personal_data:read): mark one reviewed, audited.
 """
 from __future__ import annotations
 
@@ -18,11 +19,18 @@ PAYMENTS_READ = "payments:read"
 PERIOD_PATTERN = r"^(199[5-9]|20[0-9]{2})-(0[1-9]|1[0-2])$"
 
 
+PAYMENTS_APPROVE = "payments:approve"
+
+
 class NotFound(PaymentsError):
     code = "not_found"
 
 
-ERRORS = {NotFound: 404}
+class AlreadyReviewed(PaymentsError):
+    code = "already_reviewed"
+
+
+ERRORS = {NotFound: 404, AlreadyReviewed: 409}
 
 
 class RunParams(BaseModel):
@@ -31,6 +39,15 @@ class RunParams(BaseModel):
 
 class BatchParams(BaseModel):
     message_id: str = Field(pattern=r"^[A-Za-z0-9-]{1,35}$", description="The pain.001 GrpHdr/MsgId")
+
+
+class FlagParams(BaseModel):
+    flag_id: int = Field(ge=1, le=2**62, description="The flag's id (GET /flags)")
+
+
+class ReviewRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f]*$",
+                        description="What the review found (audited)")
 
 
 class FlagQuery(BaseModel):
@@ -106,6 +123,12 @@ class FlagList(BaseModel):
     flags: list[FlagView]
 
 
+class Reviewed(BaseModel):
+    id: int
+    reviewed_by: str
+    reviewed_at: str
+
+
 def declare(api: Api) -> None:
     api.errors.update(ERRORS)
 
@@ -146,6 +169,20 @@ def declare(api: Api) -> None:
             rows = await fraud.open_flags(conn, call.query.signal, call.query.limit)
         return FlagList(flags=[FlagView(**{**dict(r), "period": f"{r['period']:%Y-%m}" if r["period"] else None,
                                            "flagged_at": r["flagged_at"].isoformat()}) for r in rows])
+
+
+    @api.post("/flags/{flag_id}/review", summary="Mark a fraud signal reviewed (audited)", params=FlagParams,
+              body=ReviewRequest, response=Reviewed, roles=(PAYMENTS_APPROVE, auth.PERSONAL_DATA_READ),
+              tags=("fraud",))
+    async def review_flag(call: Call) -> Reviewed:
+        async with call.pool.acquire() as conn, conn.transaction():
+            row = await fraud.review(conn, call.params.flag_id, call.principal.name)
+            if row is None:
+                exists = await conn.fetchval("SELECT true FROM flags WHERE id = $1", call.params.flag_id)
+                raise (AlreadyReviewed("this flag was reviewed already") if exists else NotFound("no such flag"))
+            await auth.audit(conn, "payments", call.principal, "payments.flag_review", str(call.params.flag_id),
+                             call.body.reason, {"signal": row["signal"]})
+        return Reviewed(id=row["id"], reviewed_by=row["reviewed_by"], reviewed_at=row["reviewed_at"].isoformat())
 
 
 def _period(text: str):

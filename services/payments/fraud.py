@@ -129,3 +129,9 @@ async def open_flags(conn: asyncpg.Connection, signal: str | None, limit: int) -
     return await conn.fetch(
         "SELECT id, signal, beneficiary_code, payment_id, award_id, period, amount, detail, flagged_at FROM flags "
         "WHERE reviewed_at IS NULL AND ($1::text IS NULL OR signal = $1) ORDER BY id DESC LIMIT $2", signal, limit)
+
+
+async def review(conn: asyncpg.Connection, flag_id: int, principal: str) -> asyncpg.Record | None:
+    """Mark a flag reviewed by ``principal``; None when there is no such open flag."""
+    return await conn.fetchrow("UPDATE flags SET reviewed_by = $2, reviewed_at = now() WHERE id = $1 "
+                               "AND reviewed_at IS NULL RETURNING id, signal, reviewed_by, reviewed_at", flag_id, principal)

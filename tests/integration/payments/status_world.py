@@ -80,6 +80,10 @@ class World:
         status, body = self.service.get(path, token=TOKENS[reader])
         return status, json.loads(body)
 
+    def post(self, path: str, body: dict, operator: str = "checker") -> tuple[int, dict]:
+        status, answer = self.service.request("POST", path, body, token=TOKENS[operator])
+        return status, json.loads(answer)
+
     async def fetch(self, sql: str, *args):
         async with self.pool.acquire() as conn:
             return await conn.fetch(sql, *args)
