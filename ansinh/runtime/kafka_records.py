@@ -108,32 +108,32 @@ def _bad_header_key(exc: BaseException) -> bool:
 class _TolerantBatch:
     """One v2 record batch: aiokafka's reader, and ``_LenientBatch`` from the first record it could not read."""
 
-    __slots__ = ("_data", "_batch", "_read", "_lenient")
+    __slots__ = ("_data", "_batch")
 
     def __init__(self, data: memoryview, batch: Any):
-        self._data, self._batch, self._read, self._lenient = data, batch, 0, None
+        self._data, self._batch = data, batch
 
     def __getattr__(self, name: str) -> Any:  # base_offset, next_offset, validate_crc, is_control_batch...
         return getattr(self._batch, name)
 
-    def __iter__(self) -> "_TolerantBatch":
-        iter(self._batch)  # decompresses, as aiokafka's ``__iter__`` does
-        return self
+    def __next__(self):  # the fetcher reads a control batch's marker with next(); those carry no headers
+        return next(self._batch)
 
-    def __next__(self):
-        if self._lenient is None:
-            try:
-                record = next(self._batch)
-            except (UnicodeDecodeError, CorruptRecordException) as exc:
-                if not _bad_header_key(exc):
-                    raise
-                self._lenient = iter(_LenientBatch(self._data))
-                for _ in range(self._read):  # the records already delivered
-                    next(self._lenient)
-            else:
-                self._read += 1
-                return record
-        return next(self._lenient)
+    def __iter__(self):
+        """The records in order (a generator: cheaper per record than a ``__next__`` of ours)."""
+        read = 0
+        try:
+            for record in iter(self._batch):  # iter() decompresses, as aiokafka's ``__iter__`` does
+                yield record
+                read += 1
+            return
+        except (UnicodeDecodeError, CorruptRecordException) as exc:
+            if not _bad_header_key(exc):
+                raise
+        lenient = iter(_LenientBatch(self._data))
+        for _ in range(read):  # the records already delivered
+            next(lenient)
+        yield from lenient
 
 
 class _LenientBatch(_DefaultRecordBatchPy):
