@@ -53,9 +53,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("arrears.events", "internal",
               "Arrears: employers overdue, late-payment interest assessed and corrected, arrears cleared, suspected "
               "evasion, and each worker's months left unpaid by their employer.",
-              # Collection joins the consumers when it makes interest payable (docs/arrears.md); the catalogue
-              # lists only consumers that run, since tests wait for every listed topic to be assigned.
-              "employer unit code", arrears.PUBLISHED, ("arrears",), ("notifications",)),
+              # Collection makes interest payable (InterestAssessed/InterestCorrected; services/collection/interest.py).
+              "employer unit code", arrears.PUBLISHED, ("arrears",), ("notifications", "collection")),
     TopicSpec("benefits.awards", "in",
               "Benefit decision system: awarded, suspended, terminated, channel changed, deceased.",
               "beneficiary social insurance code",

@@ -9,6 +9,7 @@ from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worke
 from services.collection import api, metrics
 from services.collection.domain.law import load_law
 from services.collection.handlers import Collection
+from services.collection.interest import InterestObligations
 from services.collection.settings import CollectionSettings
 
 log = logging.getLogger("services.collection")
@@ -24,6 +25,8 @@ def create(settings: CollectionSettings | None = None) -> tuple[faust.App, Servi
             prepare=handlers.prepare_declarations,
             on_undecodable=lambda e: metrics.DECLARATIONS_REJECTED.labels(e.code).inc())
     consume(app, runtime, "collection.remittances", handlers.handle_remittances)
+    # Late-payment interest from arrears, payable as obligations of fund "interest" (services/collection/interest.py).
+    consume(app, runtime, "arrears.events", InterestObligations(lambda: runtime.pool, handlers).handle)
     api.build(runtime, handlers).mount(app)
 
     @app.task
