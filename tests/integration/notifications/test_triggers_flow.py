@@ -208,3 +208,53 @@ async def test_malformed_messages_on_every_input_topic_go_to_their_dlq_with_a_re
         expected = "payload.amount" if topic == "payments.events" else "unknown message type 'PaymentSent'"
         assert expected in reason, (topic, reason)
         assert "5500000" not in reason
+
+
+async def test_a_suspension_reaches_the_beneficiary_the_award_named_with_its_benefit(isolated):
+    isolated.start_service("notifications", **CORE_ENV)
+    conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
+    try:
+        await send(isolated, "participants.contacts", BENEFICIARY, contact(BENEFICIARY, phone="+84912345678"))
+        await eventually_async(lambda: conn.fetchval("SELECT count(*) FROM notifications.contacts"), 30,
+                               what="the contact stored")
+        await send(isolated, "benefits.awards", BENEFICIARY, envelope(awarded()))
+        await until_rows(conn, 1)
+        suspended = benefits.BenefitSuspended(award_id="AW-1", from_period="2025-09", reason="Chưa cập nhật giấy tờ")
+        # Keyed by something else than the beneficiary's code: only the award can say who it concerns.
+        await send(isolated, "benefits.awards", "re-keyed", envelope(suspended))
+        found = await until_rows(conn, 2)
+    finally:
+        await conn.close()
+    assert [(r["type"], r["participant_code"]) for r in found] == [("benefit_awarded", BENEFICIARY),
+                                                                   ("benefit_suspended", BENEFICIARY)]
+    assert found[1]["body"].startswith("BHXH: Tạm dừng hưởng lương hưu từ tháng 09/2025.")
+
+
+async def test_a_digest_is_not_told_before_it_is_due_and_adjustments_add_to_it_meanwhile(isolated):
+    isolated.start_service("notifications", **{**CORE_ENV, "ANSINH_DIGEST_DELAY_S": "3600"})
+    conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
+    first = collection.ContributionAssessed(
+        employer_code="DN0001", worker_code=WORKER, worker_name="Trần Thị Bình", period="2025-07", revision=0,
+        due_date="2025-08-31", declared_salary=10_000_000, social_salary_base=10_000_000,
+        unemployment_salary_base=10_000_000, floor_applied=False, cap_applied=False,
+        lines=[{"fund": "retirement", "party": "employee", "amount": 800_000},
+               {"fund": "retirement", "party": "employer", "amount": 1_400_000}], total=2_200_000)
+    adjusted = collection.ContributionAdjusted(
+        employer_code="DN0001", worker_code=WORKER, period="2025-07", revision=1, previous_revision=0,
+        due_date="2025-08-31", declared_salary=11_000_000,
+        lines=[{"fund": "retirement", "party": "employee", "amount": 80_000},
+               {"fund": "retirement", "party": "employer", "amount": 140_000}], total_delta=220_000)
+    try:
+        await send(isolated, "participants.contacts", WORKER, contact(WORKER, phone="+84912345678"))
+        await send(isolated, "collection.assessments", "DN0001", envelope(first), envelope(adjusted),
+                   envelope(adjusted))  # the adjustment redelivered: added once
+        await isolated.wait_until_idle("notifications")
+        part = await conn.fetchrow("SELECT revision, declared_salary, employee_amount, employer_amount "
+                                   "FROM notifications.digest_parts")
+        digest = await conn.fetchrow("SELECT due_at - triggered_at AS delay, emitted_at FROM notifications.digests")
+        found = await rows(conn)
+    finally:
+        await conn.close()
+    assert tuple(part) == (1, 11_000_000, 880_000, 1_540_000)
+    assert digest["delay"] == timedelta(hours=1) and digest["emitted_at"] is None
+    assert found == []
