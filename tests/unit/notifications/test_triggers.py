@@ -51,7 +51,8 @@ def test_an_award_tells_the_beneficiary_with_the_citizen_id_and_account_masked()
     assert trigger.triggered_at == AT
     assert "001203008901" not in repr(trigger) and "0011001234567" not in repr(effects)
     [award] = effects.awards
-    assert (award.beneficiary_code, award.benefit_type, award.account_last4) == ("0123456789", "old_age_pension", "4567")
+    assert (award.beneficiary_code, award.benefit_type, award.account_last4) == \
+        ("0123456789", "old_age_pension", "4567")
 
 
 def test_a_suspension_and_an_end_name_the_award_and_fall_back_to_the_record_key_for_the_beneficiary():
