@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ansinh.runtime import failpoints
 from services.arrears import metrics
+from services.arrears.domain.errors import ArrearsError
 from services.arrears.status import detect_status_changes, load_evasion_rules
 from services.arrears.workers import notify_unpaid_workers
 
@@ -110,6 +111,8 @@ async def run_day(pool: asyncpg.Pool, business_date: date, trigger: str, *, law=
                                business_date, trigger, started_at, accrual.debts, changes.total, notices)
             latest = await last_run_date(conn)
             failpoints.hit(FAIL_BEFORE_COMMIT)
+    except ArrearsError:
+        raise  # a refused request (a date before the last run, in the future): the operator's, not a failed run
     except Exception:
         metrics.RUN_FAILURES.inc()
         raise
