@@ -136,5 +136,6 @@ async def test_views_need_a_token_and_refuse_bad_input_without_echoing_it(isolat
     run(arrears, "2025-09-05")
     status, raw = call(arrears, "POST", "/runs", {"business_date": "2025-09-01", "reason": "rerun an old day"})
     assert status == 409 and json.loads(raw)["code"] == "run_date_refused"
+    assert b"\narrears_run_failures_total 0.0" in arrears.get("/metrics", token=None)[1]  # refused, not failed
     document = get_json(arrears, "/openapi.json")
     assert document["paths"]["/runs"]["post"]["x-roles"] == ["arrears:run"]
