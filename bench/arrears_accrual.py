@@ -37,7 +37,7 @@ SELECT 'E' || lpad((i / 5)::text, 8, '0'), date '2025-07-01',
        (ARRAY['sickness_maternity', 'accident', 'retirement', 'health', 'unemployment'])[i % 5 + 1],
        date '2025-08-31', 1000000 + (i * 7919) % 50000000,
        CASE WHEN i % 5 = 0 THEN 300000 ELSE 0 END, CASE WHEN i % 5 = 0 THEN date '2025-08-20' END
-FROM generate_series(0, $1 - 1) AS i;
+FROM generate_series(0::bigint, $1::bigint - 1) AS i;
 """
 SEED_PAYMENTS = """
 INSERT INTO arrears.payment_lines (employer_code, period, fund, value_date, amount)
