@@ -14,6 +14,7 @@ from services.notifications.render import Renderer
 from services.notifications.settings import NotificationsSettings
 
 log = logging.getLogger("services.notifications")
+BULK_TOPICS = ("collection.assessments", "payments.events")
 
 
 def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
@@ -23,8 +24,9 @@ def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, Se
     handlers = Notifications(lambda: runtime.pool, Renderer(settings.sms_unaccented), settings.digest_delay_s)
     consume(app, runtime, CONTACTS_TOPIC, handlers.handle_contacts)
     for topic in EVENT_TOPICS:
-        # collection.assessments carries every worker's month (20 million a month): a bulk topic.
-        consume(app, runtime, topic, handlers.handler_for(topic), bulk=topic == "collection.assessments")
+        # Every worker's month (20 million a month) and every payment's steps (3.4 million a month, several
+        # steps each): bulk topics, read in plain aiokafka batches (see docs/runtime.md).
+        consume(app, runtime, topic, handlers.handler_for(topic), bulk=topic in BULK_TOPICS)
 
     @app.task
     async def digest_sweep():
