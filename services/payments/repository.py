@@ -125,10 +125,13 @@ async def lock_payments(conn: asyncpg.Connection, payment_ids: Sequence[str]) ->
 
 
 async def beneficiary_payments(conn: asyncpg.Connection, beneficiary_code: str) -> list[asyncpg.Record]:
+    """A payment still 'created' in an approved run reads as approved (approval is recorded on the run)."""
     return await conn.fetch(
-        "SELECT payment_id, award_id, period, run_period, benefit_type, amount, channel, bank_bin, paying_office, "
-        "state, attempt, reason_code, created_at, sent_at, updated_at FROM payments WHERE beneficiary_code = $1 "
-        "ORDER BY period DESC, id DESC", beneficiary_code)
+        "SELECT p.payment_id, p.award_id, p.period, p.run_period, p.benefit_type, p.amount, p.channel, p.bank_bin, "
+        "p.paying_office, CASE WHEN p.state = 'created' AND r.state IN ('approved', 'sending', 'sent') "
+        "THEN 'approved' ELSE p.state END AS state, p.attempt, p.reason_code, p.created_at, p.sent_at, p.updated_at "
+        "FROM payments p JOIN runs r ON r.period = p.run_period WHERE p.beneficiary_code = $1 "
+        "ORDER BY p.period DESC, p.id DESC", beneficiary_code)
 
 
 async def beneficiary_awards(conn: asyncpg.Connection, beneficiary_code: str) -> list[asyncpg.Record]:
@@ -262,12 +265,12 @@ async def unsent_totals(conn: asyncpg.Connection, period: date) -> tuple[int, in
     return row["n"], int(row["amount"])
 
 
-async def approve(conn: asyncpg.Connection, period: date, principal: str, execution_date: date) -> int:
-    status = await conn.execute("UPDATE payments SET state = 'approved', updated_at = now() "
-                                "WHERE run_period = $1 AND state = 'created'", period)
+async def approve(conn: asyncpg.Connection, period: date, principal: str, execution_date: date) -> None:
+    """Approval is the run's: its payments still 'created' are approved by it (views show them as approved)
+    and go 'created' -> 'sent' when sent. Rewriting a million payment rows to say so would cost more than
+    sending them (measured: 9 s for 200,000 rows)."""
     await conn.execute("UPDATE runs SET state = 'approved', approved_by = $2, approved_at = now(), "
                        "execution_date = $3 WHERE period = $1", period, principal, execution_date)
-    return int(status.split()[-1])
 
 
 async def begin_sending(conn: asyncpg.Connection, period: date) -> None:
@@ -275,18 +278,18 @@ async def begin_sending(conn: asyncpg.Connection, period: date) -> None:
                        "WHERE period = $1 AND state = 'approved'", period)
 
 
-# One chunk of sending: the next `limit` payments of the run by id after the cursor; those approved become
-# sent, and their events are written to the outbox by the same statement (no Python loop): a bank order per
+# One chunk of sending (the run is approved): the next `limit` payments of the run by id after the cursor;
+# those not stopped become sent, and their events are written to the outbox by the same statement (no Python loop): a bank order per
 # bank payment (payments.orders, keyed by BIN), a cash order per cash payment (payments.cash-orders, keyed by
 # paying office, with its office's cash window), and PaymentSent for each (payments.events, keyed by
 # beneficiary). Event ids are derived from the payment id and attempt, so the same order can never be
-# written twice (outbox.event_id is unique).
+# written twice (outbox.event_id is unique). No ORDER BY: nothing orders events of different payments.
 SEND_CHUNK = """
-WITH ids AS MATERIALIZED (
-    SELECT id FROM payments WHERE run_period = $1 AND id > $2 ORDER BY id LIMIT $3
+WITH bounds AS MATERIALIZED (
+    SELECT max(id) AS last FROM (SELECT id FROM payments WHERE run_period = $1 AND id > $2 ORDER BY id LIMIT $3) x
 ), sent AS (
     UPDATE payments p SET state = 'sent', sent_at = now(), updated_at = now()
-    FROM ids WHERE p.id = ids.id AND p.state = 'approved'
+    WHERE p.run_period = $1 AND p.id > $2 AND p.id <= (SELECT last FROM bounds) AND p.state IN ('created', 'approved')
     RETURNING p.id, p.payment_id, p.award_id, to_char(p.period, 'YYYY-MM') AS period, p.beneficiary_code,
               p.beneficiary_name, p.citizen_id, p.amount, p.channel, p.bank_bin, p.account_number, p.account_name,
               p.paying_office, p.home_delivery, p.attempt
@@ -322,10 +325,10 @@ WITH ids AS MATERIALIZED (
                                         'occurred_at', $4::text, 'producer', 'payments', 'correlation_id', $5::uuid,
                                         'causation_id', NULL, 'payload', e.payload)::text, 'UTF8'),
            jsonb_build_object('type', e.type, 'correlation_id', $5::text)
-    FROM events e ORDER BY e.id, e.n
+    FROM events e
     RETURNING 1
 )
-SELECT (SELECT max(id) FROM ids) AS last, (SELECT count(*) FROM written) AS events,
+SELECT (SELECT last FROM bounds) AS last, (SELECT count(*) FROM written) AS events,
        (SELECT coalesce(json_agg(x), '[]') FROM (
             SELECT channel, count(*) AS n, sum(amount) AS amount FROM sent GROUP BY channel) x)::text AS sent
 """
@@ -352,8 +355,11 @@ async def finish_sending(conn: asyncpg.Connection, period: date) -> None:
 
 
 async def run_states(conn: asyncpg.Connection, period: date) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT channel, state, count(*) AS n, sum(amount) AS amount FROM payments "
-                            "WHERE run_period = $1 GROUP BY 1, 2", period)
+    """Payments of the run by channel and state; 'created' reads 'approved' once the run is approved."""
+    return await conn.fetch(
+        "SELECT p.channel, CASE WHEN p.state = 'created' AND r.state IN ('approved', 'sending', 'sent') "
+        "THEN 'approved' ELSE p.state END AS state, count(*) AS n, sum(p.amount) AS amount "
+        "FROM payments p JOIN runs r ON r.period = p.run_period WHERE p.run_period = $1 GROUP BY 1, 2", period)
 
 
 def _json_rows(text: str) -> list[dict]:

@@ -195,7 +195,10 @@ class Runs:
                 metrics.AMOUNT_SENT_VND.labels(row["channel"]).inc(row["amount"])
                 done += row["n"]
             self._progress("send", min(done, total), total, progress)
+        orders_s = time.monotonic() - started
         await self._send_batches(period, run, progress)
+        log.info("run %s: %d payments sent in %.1f s, pain.001 batches in %.1f s", period_text(period), done, orders_s,
+                 time.monotonic() - started - orders_s)
         async with self.pool_of().acquire() as conn, conn.transaction():
             await repo.finish_sending(conn, period)
             await self._refresh_state_gauges(conn, period)

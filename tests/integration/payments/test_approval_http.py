@@ -44,9 +44,12 @@ async def test_a_run_goes_out_only_after_a_second_operator_approves_it(isolated)
     cash = await read_topic(isolated.bootstrap, isolated.topic("payments.cash-orders"), 250)
     await isolated.wait_until_idle("payments")
     orders = await read_topic(isolated.bootstrap, isolated.topic("payments.orders"), 750)
+    batches = [r for r in orders if json.loads(r.value)["type"] == "PaymentBatchIssued"]
+    orders = [r for r in orders if r not in batches]
     ids = [json.loads(r.value)["payload"]["payment_id"] for r in orders + cash]
-    assert len(set(ids)) == 1000
-    assert all(r.key.decode() == json.loads(r.value)["payload"]["bank_bin"] for r in orders)
+    assert len(ids) == len(set(ids)) == 1000
+    assert sum(json.loads(r.value)["payload"]["number_of_transactions"] for r in batches) == 750
+    assert all(r.key.decode() == json.loads(r.value)["payload"]["bank_bin"] for r in orders + batches)
     assert all(r.key.decode() == json.loads(r.value)["payload"]["paying_office"] for r in cash)
     audit = [(r["principal"], r["action"], r["reason"]) for r in
              await sql(isolated, "SELECT * FROM payments.audit_log ORDER BY id")]
