@@ -9,7 +9,7 @@ import faust
 
 from ansinh.runtime import auth
 from ansinh.runtime.service import ServiceRuntime, build_app, consume, run_worker
-from services.payments import bank_http, http, status
+from services.payments import http, status
 from services.payments.domain.calendar import load_calendar
 from services.payments.domain.model import next_period, period_text
 from services.payments.handlers import Awards
@@ -57,9 +57,7 @@ def create(settings: PaymentsSettings | None = None) -> tuple[faust.App, Service
     runs = Runs(lambda: runtime.pool, load_calendar(settings.calendar_file),
                 RunSettings(settings.run_chunk, settings.payment_point_prefixes, settings.debtor()))
     tasks = RunTasks(runs)
-    api = http.build_api(runtime, runs, tasks)
-    bank_http.declare(api)  # bank side: reconciliation, batches, flags
-    api.mount(app)
+    http.service_api(runtime, runs, tasks).mount(app)  # runs, history; the bank side's reconciliation, batches, flags
 
     @app.task
     async def resume_sending():

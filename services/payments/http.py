@@ -123,9 +123,18 @@ def build_api(runtime, runs, tasks) -> Api:
     return api
 
 
+def service_api(runtime, runs, tasks) -> Api:
+    """Every view of the service: the runs and history here, the bank side's (reconciliation, batches, flags)."""
+    from services.payments import bank_http  # imports this module's neighbours only; kept out of the import time
+
+    api = build_api(runtime, runs, tasks)
+    bank_http.declare(api)
+    return api
+
+
 def write_openapi() -> None:
     """``python -m services.payments.http``: refresh the copy of the document kept in the package."""
-    write_document(build_api(None, None, None), OPENAPI)
+    write_document(service_api(None, None, None), OPENAPI)
 
 
 def declare(api: Api, runs, tasks) -> None:
