@@ -195,7 +195,8 @@ class Status:
                 metrics.STATUS_REPORTS.labels("bank", "duplicate_event").inc()
         await self._expand_fallbacks(conn, fresh)
         rows = await repo.lock_payments(conn, sorted({r.payment_id for w in fresh for r in w.reports}))
-        offices = await _paying_offices(conn, list(rows))
+        rejected = sorted({r.payment_id for w in fresh for r in w.reports if r.status == "RJCT"} & rows.keys())
+        offices = await _paying_offices(conn, rejected) if rejected else {}
         refused, effects = [], _Effects()
         for w in fresh:
             problem = self._check_bank(w, rows)
@@ -328,8 +329,10 @@ class Status:
                 sent.append((row, d["next_attempt"]))
             await self._retry_batches(conn, sent, execution, effects)
             await effects.write(conn)
-            await conn.executemany("UPDATE payments SET attempt = $2, sent_at = now() WHERE payment_id = $1",
-                                   [(p, u["attempt"]) for p, u in effects.updates.items()])
+            await conn.execute("UPDATE payments p SET attempt = u.attempt, sent_at = now() "
+                               "FROM unnest($1::text[], $2::int[]) AS u(payment_id, attempt) "
+                               "WHERE p.payment_id = u.payment_id",
+                               list(effects.updates), [u["attempt"] for u in effects.updates.values()])
         return len(sent)
 
     async def _retry_batches(self, conn: asyncpg.Connection, sent: list, execution: date, effects: "_Effects") -> None:
@@ -478,11 +481,15 @@ class _Effects:
                                         causation_id=item.envelope.event_id))
 
     async def write(self, conn: asyncpg.Connection) -> None:
-        if self.updates:
-            await conn.executemany(
-                "UPDATE payments SET state = $2, reason_code = $3, channel = $4, paying_office = $5, "
-                "updated_at = now() WHERE payment_id = $1",
-                [(p, u["state"], u["reason_code"], u["channel"], u["paying_office"]) for p, u in self.updates.items()])
+        if self.updates:  # one statement for the batch (a round trip per payment costs more than the update)
+            columns = list(zip(*[(p, u["state"], u["reason_code"], u["channel"], u["paying_office"])
+                                 for p, u in self.updates.items()]))
+            await conn.execute(
+                "UPDATE payments p SET state = u.state, reason_code = u.reason_code, channel = u.channel, "
+                "paying_office = u.paying_office, updated_at = now() "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+                "  AS u(payment_id, state, reason_code, channel, paying_office) WHERE p.payment_id = u.payment_id",
+                *[list(c) for c in columns])
         if self.history:
             await conn.copy_records_to_table(
                 "status_reports", schema_name=SCHEMA, records=self.history,
