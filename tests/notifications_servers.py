@@ -47,6 +47,13 @@ class _SmtpHandler:
     def __init__(self, sink: "SmtpSink"):
         self.sink = sink
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.sink.mail_delay_s:  # before DATA: a slow server, yet a message it accepts is accepted whole
+            await asyncio.sleep(self.sink.mail_delay_s)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         code = self.sink.refused.get(address)
         if code:
@@ -76,6 +83,7 @@ class SmtpSink:
         self.count = 0
         self.refused: dict[str, int] = {}  # recipient -> 5xx code answered to RCPT
         self.busy_answers: deque[str] = deque()  # answers to the next DATA commands instead of accepting
+        self.mail_delay_s = 0.0  # seconds before answering MAIL FROM
         self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> "SmtpSink":

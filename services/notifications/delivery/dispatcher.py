@@ -2,13 +2,14 @@
 
 One dispatcher per schema sends at any moment: it holds a PostgreSQL advisory lock on its own connection
 and does all its SQL on that session (like the outbox relay), so when its session dies the lock goes with
-it and another replica (or the restarted process) takes over. A batch is:
+it and another replica (or the restarted process) takes over. Each channel has its own loop (a slow SMTP
+relay never holds SMS back); their statements take turns on the session, their sends overlap. A batch is:
 
-1. **claim** (one committed transaction): due `pending` rows of each sending channel, up to what the
-   channel's rate limit allows, ``FOR UPDATE SKIP LOCKED``; SMS inside the participant's quiet hours are
+1. **claim** (one committed transaction): the channel's due `pending` rows, up to what its rate limit
+   allows, ``FOR UPDATE SKIP LOCKED``; SMS inside the participant's quiet hours are
    deferred to the end of them; the rest become `sending` with ``attempts + 1``. Committed BEFORE any
    network call, so a crash during the sends leaves them `sending`;
-2. **send** on each channel in parallel (adapters never raise: each message gets an Outcome);
+2. **send** (adapters never raise: each message gets an Outcome);
 3. **record** (one statement): sent; pending again with backoff and jitter (transient); failed (permanent,
    or the last attempt).
 
@@ -54,7 +55,7 @@ class Dispatcher:
         start = monotonic.monotonic()
         self.buckets = {c: Bucket.full(settings.rates.get(c, 0.0), start) for c in self.channels}
         self.default_quiet = settings.default_quiet_hours
-        self._gauges_at = 0.0
+        self._sql = asyncio.Lock()
 
     def now(self) -> datetime:
         """The clock of due times and quiet hours (fixed by ``ANSINH_DELIVERY_CLOCK`` in tests)."""
@@ -80,17 +81,41 @@ class Dispatcher:
 
     async def _work(self, stopping: asyncio.Event) -> None:
         conn = await self.connect()
+        halt = asyncio.Event()  # this session ends: stopping, or one of its loops failed
+        watcher = asyncio.create_task(_chain(stopping, halt))
         try:
             if not await self._lock(conn, stopping):
                 return
             await self._recover(conn)
-            while not stopping.is_set():
-                sent = await self.dispatch_once(conn)
-                await self._refresh_gauges(conn)
-                if not sent:
-                    await _wait(stopping, self._idle_wait())
+            self._sql = asyncio.Lock()  # one session, one statement at a time; the sends overlap
+            loops = [self._channel_loop(conn, c, halt) for c in self.channels] + [self._gauge_loop(conn, halt)]
+            failures = [r for r in await asyncio.gather(*loops, return_exceptions=True) if isinstance(r, BaseException)]
+            if failures:
+                raise failures[0]
         finally:
+            watcher.cancel()
             await conn.close()  # ends the session, and the lock with it
+
+    async def _channel_loop(self, conn: asyncpg.Connection, channel: str, halt: asyncio.Event) -> None:
+        """One loop per channel, so a slow SMTP relay never holds SMS back (and the other way round). On a
+        failure the others finish the batch they are sending and record it, then the session ends."""
+        try:
+            while not halt.is_set():
+                if not await self.dispatch_once(conn, channel):
+                    await _wait(halt, self._idle_wait(channel))
+        except BaseException:
+            halt.set()
+            raise
+
+    async def _gauge_loop(self, conn: asyncpg.Connection, halt: asyncio.Event) -> None:
+        try:
+            while not halt.is_set():
+                async with self._sql:
+                    await self._refresh_gauges(conn)
+                await _wait(halt, GAUGE_EVERY_S)
+        except BaseException:
+            halt.set()
+            raise
 
     async def _lock(self, conn: asyncpg.Connection, stopping: asyncio.Event) -> bool:
         while not stopping.is_set():
@@ -110,19 +135,21 @@ class Dispatcher:
             log.warning("recovered %d notifications left sending by a stopped dispatcher: %s", len(rows),
                         dict(_count((r["channel"], r["state"]) for r in rows)))
 
-    async def dispatch_once(self, conn: asyncpg.Connection) -> int:
-        """Claim, send and record one batch; returns how many messages were sent on (0: nothing due)."""
-        batch = await self._claim(conn)
+    async def dispatch_once(self, conn: asyncpg.Connection, channel: str) -> int:
+        """Claim, send and record one batch of ``channel``; returns how many were sent on (0: nothing due)."""
+        async with self._sql:
+            batch = await self._claim(conn, channel)
         if not batch:
             return 0
         outcomes = await self._send(batch)
         failpoints.hit("notifications.after_send")  # tests: a crash between the send and its record
-        await self._record(conn, batch, outcomes)
+        async with self._sql:
+            await self._record(conn, batch, outcomes)
         return len(batch)
 
-    async def _claim(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    async def _claim(self, conn: asyncpg.Connection, channel: str) -> list[asyncpg.Record]:
         clock, now = monotonic.monotonic(), self.now()
-        limits = {c: min(self.settings.delivery_batch, b.available(clock)) for c, b in self.buckets.items()}
+        limits = {channel: min(self.settings.delivery_batch, self.buckets[channel].available(clock))}
         async with conn.transaction():
             rows = await repo.claim(conn, limits, now)
             quiet, due = [], []
@@ -131,12 +158,10 @@ class Dispatcher:
                 (quiet if until else due).append((row, until))
             if quiet:
                 await repo.defer(conn, [r["id"] for r, _ in quiet], [u for _, u in quiet])
-                for row, _ in quiet:
-                    metrics.DEFERRED.labels(row["channel"]).inc()
+                metrics.DEFERRED.labels(channel).inc(len(quiet))
             if due:
                 await repo.mark_sending(conn, [r["id"] for r, _ in due])
-        for channel, n in _count(r["channel"] for r, _ in due).items():
-            self.buckets[channel] = self.buckets[channel].take(n, clock)
+        self.buckets[channel] = self.buckets[channel].take(len(due), clock)
         return [r for r, _ in due]
 
     def _quiet_until(self, row: asyncpg.Record, now: datetime) -> datetime | None:
@@ -176,10 +201,10 @@ class Dispatcher:
                     finally:
                         await fresh.close()
         for row in batch:
-            self._count(row, outcomes[row["id"]], after[row["id"]].state, at)
+            self._tally(row, outcomes[row["id"]], after[row["id"]].state, at)
 
     @staticmethod
-    def _count(row: asyncpg.Record, outcome: Outcome, state: str, at: datetime) -> None:
+    def _tally(row: asyncpg.Record, outcome: Outcome, state: str, at: datetime) -> None:
         channel, kind = row["channel"], row["type"]
         metrics.ATTEMPTS.labels(channel, outcome.verdict.value).inc()
         if state == "sent":
@@ -190,9 +215,6 @@ class Dispatcher:
             metrics.FAILED.labels(channel, kind, reason).inc()
 
     async def _refresh_gauges(self, conn: asyncpg.Connection) -> None:
-        if monotonic.monotonic() - self._gauges_at < GAUGE_EVERY_S:
-            return
-        self._gauges_at = monotonic.monotonic()
         seen = {(r["channel"], r["state"]): r["n"] for r in await repo.states_by_channel(conn)}
         due = {r["channel"]: r for r in await repo.due_by_channel(conn, self.now())}
         for channel in ("email", "sms", "push"):
@@ -201,11 +223,9 @@ class Dispatcher:
             metrics.DUE.labels(channel).set(due[channel]["n"] if channel in due else 0)
             metrics.OLDEST_DUE.labels(channel).set(max(float(due[channel]["oldest"]), 0.0) if channel in due else 0)
 
-    def _idle_wait(self) -> float:
-        """Nothing was claimed: poll again soon, or when the first rate-limited channel has a token."""
-        clock = monotonic.monotonic()
-        waits = [b.wait(clock) for b in self.buckets.values()]
-        return max(self.settings.delivery_poll_s, min(waits, default=0.0))
+    def _idle_wait(self, channel: str) -> float:
+        """Nothing was claimed: poll again soon, or when the channel's rate limit has a token again."""
+        return max(self.settings.delivery_poll_s, self.buckets[channel].wait(monotonic.monotonic()))
 
 
 def _count(items) -> dict:
@@ -213,6 +233,11 @@ def _count(items) -> dict:
     for item in items:
         counts[item] += 1
     return counts
+
+
+async def _chain(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
 
 
 async def _wait(stopping: asyncio.Event, seconds: float) -> None:

@@ -19,6 +19,10 @@ async def test_a_crash_between_send_and_record_sends_nothing_twice_where_the_cha
         crashing = isolated.start_service("notifications", **env, ANSINH_FAILPOINTS="notifications.after_send")
         conn = await admin(isolated)
         try:
+            # Each channel's loop claims at once; the e-mail is accepted after 0.5 s and its loop crashes the
+            # process then, while the gateway is still answering SMS and push (1.5 s): they reach it, their
+            # answers never reach the dispatcher. All three were sent, none recorded.
+            sink.mail_delay_s, gateway.delay_s = 0.5, 1.5
             email, sms, push = await insert(conn, Row("email", "hoa@example.test"), Row("sms", "+84901234567"),
                                             Row("push", "device-token-7"))
             await eventually_async(lambda: crashing.proc.poll(), 30, until=lambda code: code is not None,
@@ -27,7 +31,10 @@ async def test_a_crash_between_send_and_record_sends_nothing_twice_where_the_cha
             left = await rows_by_id(conn, [email, sms, push])
             assert {i: (r["state"], r["attempts"]) for i, r in left.items()} == \
                 {email: ("sending", 1), sms: ("sending", 1), push: ("sending", 1)}  # sent, never recorded
-            assert len(sink.to("hoa@example.test")) == 1 and len(gateway.delivered()) == 2
+            await eventually_async(lambda: len(gateway.delivered()), 10, until=lambda n: n == 2,
+                                   what="the gateway took the SMS and the push")
+            assert len(sink.to("hoa@example.test")) == 1
+            sink.mail_delay_s, gateway.delay_s = 0.0, 0.0
 
             restarted = isolated.start_service("notifications", **env)
             rows = await until_states(conn, [email, sms, push], {email: "uncertain", sms: "sent", push: "sent"})
