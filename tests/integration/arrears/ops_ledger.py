@@ -140,3 +140,11 @@ async def topic_events(isolated, expect: int, timeout: float = 30) -> list[dict]
 
     records = await read_topic(isolated.bootstrap, isolated.topic("arrears.events"), expect, timeout=timeout)
     return [{"type": json.loads(r.value)["type"], **json.loads(r.value)["payload"]} for r in records]
+
+
+async def topic_envelopes(isolated, expect: int, timeout: float = 30) -> list[dict]:
+    """Every envelope on arrears.events (with its event id), once ``expect`` are there."""
+    from tests.kafka_helpers import read_topic
+
+    records = await read_topic(isolated.bootstrap, isolated.topic("arrears.events"), expect, timeout=timeout)
+    return [json.loads(r.value) for r in records]
