@@ -42,7 +42,8 @@ async def read_dead_letters(bootstrap: str, dlq_topic: str, from_offset: int = 0
         letters: list[DeadLetter] = []
         while len(letters) < limit and await consumer.position(tp) < end:
             for record in (await consumer.getmany(tp, timeout_ms=1000, max_records=limit - len(letters))).get(tp, []):
-                headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+                # A sender's header may have a null value (Kafka allows it): shown empty, not a crash.
+                headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers or ()}
                 letters.append(DeadLetter(record.offset, record.key, record.value, headers))
         return letters
     finally:

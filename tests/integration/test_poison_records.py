@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
+from ansinh.runtime.settings import REPO_ROOT
 from schemas.envelope import encode
 from tests.fuzz.runner import ReadinessWatch
 from tests.integration.collection.conftest import declaration, remittance
@@ -64,6 +66,9 @@ async def test_bad_header_keys_on_the_bulk_path_are_dead_lettered_and_the_rest_o
         offsets = await publish_raw(isolated.bootstrap, isolated.topic("collection.declarations"), sent)
         dead = await dead_letters(isolated, "collection", "collection.declarations", 3)
     check_dead_letters(dead, offsets, sent)
+    shown = subprocess.run([sys.executable, "-m", "ansinh.cli", "dlq", "show", "collection.declarations"],
+                           cwd=REPO_ROOT, env=isolated.env(), capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and shown.stdout.count("header key is not UTF-8") == 2, shown.stderr[-2000:]
     rows = await _sql(isolated, "SELECT DISTINCT worker_code FROM collection.assessments ORDER BY 1")
     assert [r["worker_code"] for r in rows] == [f"000000000{i}" for i in (1, 3, 4, 6, 8)]
     assert (watch.failures, watch.exited) == ([], {}), "the service did not stay ready"
