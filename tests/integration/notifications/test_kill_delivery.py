@@ -54,3 +54,20 @@ async def test_a_crash_between_send_and_record_sends_nothing_twice_where_the_cha
             assert len(sink.to("hoa@example.test")) == 2
         finally:
             await conn.close()
+
+
+async def test_a_clean_stop_records_the_sends_in_flight_so_nothing_is_left_uncertain(isolated):
+    async with servers() as (sink, gateway):
+        service = isolated.start_service("notifications", **delivery_env(sink, gateway))
+        conn = await admin(isolated)
+        try:
+            sink.mail_delay_s, gateway.delay_s = 1.0, 1.5
+            ids = await insert(conn, Row("email", "khanh@example.test"), Row("sms", "+84901234567"))
+            await until_states(conn, ids, "sending")
+            service.stop()  # SIGTERM while both are in flight
+            assert service.proc.returncode == 0, service.log_tail()
+            rows = await rows_by_id(conn, ids)
+            assert [rows[i]["state"] for i in ids] == ["sent", "sent"]
+            assert len(sink.to("khanh@example.test")) == 1 and len(gateway.delivered()) == 1
+        finally:
+            await conn.close()
