@@ -75,3 +75,35 @@ async def test_unknown_awards_impossible_transitions_and_malformed_events_go_to_
     rows = await entitlements(isolated)
     assert set(rows) == {"AW-1", "AW-2"} and rows["AW-2"]["status"] == "deceased"
     assert str(rows["AW-2"]["status_from"]) == "2026-02-01"
+
+
+async def test_a_suspended_terminated_or_deceased_beneficiary_gets_nothing_from_the_run(isolated, payments):
+    from tests.integration.payments.core_helpers import call, sql, wait_for_state
+
+    await send_awards(isolated, *(awarded(f"AW-{n}", f"000000000{n}") for n in range(1, 6)))
+    await send_awards(isolated,
+                      event(benefits.BenefitSuspended, award_id="AW-1", from_period="2026-01", reason="chưa nhận"),
+                      event(benefits.BenefitTerminated, award_id="AW-2", from_period="2026-01", reason="hết hạn"),
+                      event(benefits.BeneficiaryDeceased, beneficiary_code="0000000003", date_of_death="2026-01-03"))
+    await isolated.wait_until_idle("payments")
+    status, _ = call(payments, "POST", "/runs/2026-01/prepare", "clerk", {"reason": "January"})
+    assert status == 202
+    prepared = wait_for_state(payments, "2026-01", {"prepared"})
+    paid = sorted(r["award_id"] for r in await sql(isolated, "SELECT award_id FROM payments.payments"))
+    assert paid == ["AW-4", "AW-5"] and prepared["payments"] == 2
+
+    # Reported deceased after the run was prepared: the payment is stopped, and the totals shown no longer hold.
+    await send_awards(isolated, event(benefits.BeneficiaryDeceased, beneficiary_code="0000000004",
+                                      date_of_death="2025-12-28"))
+    await isolated.wait_until_idle("payments")
+    states = {r["award_id"]: r["state"] for r in await sql(isolated, "SELECT award_id, state FROM payments.payments")}
+    assert states == {"AW-4": "stopped", "AW-5": "created"}
+    status, refused = call(payments, "POST", "/runs/2026-01/approve", "checker", {"reason": "ok"})
+    assert status == 409 and refused["code"] == "run_changed", refused
+    call(payments, "POST", "/runs/2026-01/prepare", "clerk", {"reason": "again after a death"})
+    again = wait_for_state(payments, "2026-01", {"prepared"})
+    assert again["payments"] == 1
+    status, approved = call(payments, "POST", "/runs/2026-01/approve", "checker", {"reason": "ok"})
+    assert status == 200, approved
+    sent = wait_for_state(payments, "2026-01", {"sent"})
+    assert {(s["state"], s["count"]) for s in sent["by_state"]} == {("sent", 1), ("stopped", 1)}
