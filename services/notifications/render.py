@@ -6,12 +6,15 @@ shared by every message (benefit names, lists of months) are in ``templates/<lan
 Numbers and dates are formatted by Babel from CLDR data, so translators never write a separator:
 amounts ``1.234.567 ₫`` (vi) and ``VND 1,234,567`` (en), dates ``DD/MM/YYYY``, months ``MM/YYYY``.
 
+Output is composed Unicode (NFC): a template or an input saved decomposed (NFD, as some editors and
+macOS file systems do) would otherwise spend two UCS-2 units on each accented letter and show differently.
 SMS must fit two segments (``domain/sms.py``). A Vietnamese SMS is UCS-2 (134 characters in two parts);
 when configured (``unaccented``) or when the accented text does not fit, the unaccented variant is sent
 (GSM-7, 306 characters in two parts); a text that still does not fit is cut at a word with "...".
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -130,10 +133,10 @@ def render(message_type: str, channel: str, language: str, inputs: Mapping[str, 
 
 
 def _line(text: Any) -> str:
-    """SMS and push: one line, single spaces."""
-    return " ".join(str(text).split())
+    """SMS and push: one line, single spaces, composed (NFC)."""
+    return unicodedata.normalize("NFC", " ".join(str(text).split()))
 
 
 def _paragraphs(text: Any) -> str:
-    """E-mail: lines as written, without trailing spaces or blank runs at both ends."""
-    return "\n".join(line.rstrip() for line in str(text).strip().splitlines())
+    """E-mail: lines as written, without trailing spaces or blank runs at both ends, composed (NFC)."""
+    return unicodedata.normalize("NFC", "\n".join(line.rstrip() for line in str(text).strip().splitlines()))

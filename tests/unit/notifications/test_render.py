@@ -195,3 +195,21 @@ def test_a_language_without_templates_is_refused_naming_it():
 def test_a_message_type_without_a_template_is_refused_naming_it():
     with pytest.raises(MissingTemplate, match="'payment_lost'"):
         render("payment_lost", "sms", "vi", {})
+
+
+def test_text_arriving_decomposed_is_sent_composed_so_an_sms_is_not_counted_twice_as_long():
+    import unicodedata
+    reason = unicodedata.normalize("NFD", "Chưa cập nhật giấy tờ")
+    assert len(reason) > len("Chưa cập nhật giấy tờ")
+    inputs = dict(TYPICAL["benefit_suspended"], reason=reason)
+    body = render("benefit_suspended", "email", "vi", inputs).body
+    assert "Lý do: Chưa cập nhật giấy tờ" in body and unicodedata.is_normalized("NFC", body)
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+@pytest.mark.parametrize("message_type", sorted(TYPICAL))
+def test_every_rendered_text_is_composed_unicode(message_type, language):
+    import unicodedata
+    for channel in CHANNELS:
+        text = render(message_type, channel, language, TYPICAL[message_type])
+        assert unicodedata.is_normalized("NFC", text.body) and unicodedata.is_normalized("NFC", text.subject or "")
