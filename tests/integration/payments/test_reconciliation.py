@@ -1,6 +1,8 @@
 """Reconciliation through the service: per run and per bank batch, a mismatch reported and counted."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.integration.payments.status_world import status_world
@@ -58,3 +60,16 @@ async def test_a_run_past_its_execution_date_and_not_sent_shows_in_the_late_runs
                                "VALUES ('2026-02-01', 'prepared', gen_random_uuid())")
         await eventually_async(lambda: metric(world.service, "payments_runs_late "), until=lambda v: v == 1.0,
                                what="February's run counted late")
+
+
+async def test_the_bank_side_views_are_in_the_served_openapi_document_with_their_roles(isolated):
+    async with status_world(isolated) as world:
+        status, body = world.service.get("/openapi.json", token=None)
+        document = json.loads(body)
+        assert status == 200
+        for path in ("/runs/{period}/reconciliation", "/runs/{period}/batches", "/batches/{message_id}", "/flags",
+                     "/flags/{flag_id}/review"):
+            assert path in document["paths"], path
+        assert world.get("/runs/2026-01/reconciliation", reader="reader")[0] == 200
+        assert world.service.get("/runs/2026-01/reconciliation", token=None)[0] == 401
+        assert world.get("/runs/2026-13/reconciliation", reader="reader")[0] == 400
