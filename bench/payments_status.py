@@ -30,7 +30,7 @@ import orjson
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import RawMessage
 from ansinh.runtime.settings import PlatformSettings
-from bench.payments_run import PERIOD, World, seed, system
+from bench.payments_run import World, seed, system
 from schemas import payments as wire
 from schemas.envelope import encode, new_envelope
 from services.payments.domain.calendar import load_calendar
