@@ -3,6 +3,7 @@ inside the caller's transaction."""
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import groupby
 from typing import Iterable, Sequence
 
 import asyncpg
@@ -58,18 +59,20 @@ async def contacts_of(conn: asyncpg.Connection, codes: Iterable[str]) -> dict[st
 
 
 async def upsert_awards(conn: asyncpg.Connection, awards: Sequence[AwardFacts]) -> None:
-    """An award's beneficiary and type (BenefitAwarded); a channel change only updates the account digits."""
-    for a in awards:  # few per batch, and order matters (an award then its channel change)
-        if a.beneficiary_code is not None:
-            await conn.execute(f"""
+    """An award's beneficiary and type (BenefitAwarded); a channel change only updates the account digits.
+    In stream order (an award, then its channel change), each run of one kind pipelined (executemany)."""
+    for is_award, run in groupby(awards, key=lambda a: a.beneficiary_code is not None):
+        run = list(run)
+        if is_award:
+            await conn.executemany(f"""
                 INSERT INTO {S}.awards (award_id, beneficiary_code, benefit_type, account_last4)
                 VALUES ($1, $2, $3, $4)
                 ON CONFLICT (award_id) DO UPDATE SET beneficiary_code = EXCLUDED.beneficiary_code,
                     benefit_type = EXCLUDED.benefit_type, account_last4 = EXCLUDED.account_last4, updated_at = now()""",
-                a.award_id, a.beneficiary_code, a.benefit_type, a.account_last4)
+                [(a.award_id, a.beneficiary_code, a.benefit_type, a.account_last4) for a in run])
         else:
-            await conn.execute(f"UPDATE {S}.awards SET account_last4 = $2, updated_at = now() WHERE award_id = $1",
-                               a.award_id, a.account_last4)
+            await conn.executemany(f"UPDATE {S}.awards SET account_last4 = $2, updated_at = now() WHERE award_id = $1",
+                                   [(a.award_id, a.account_last4) for a in run])
 
 
 async def awards_of(conn: asyncpg.Connection, award_ids: Iterable[str]) -> dict[str, AwardFacts]:

@@ -258,3 +258,24 @@ async def test_a_digest_is_not_told_before_it_is_due_and_adjustments_add_to_it_m
     assert tuple(part) == (1, 11_000_000, 880_000, 1_540_000)
     assert digest["delay"] == timedelta(hours=1) and digest["emitted_at"] is None
     assert found == []
+
+
+async def test_after_a_channel_change_payment_messages_name_the_new_accounts_last_digits(isolated):
+    isolated.start_service("notifications", **CORE_ENV)
+    conn = await asyncpg.connect(isolated.service("notifications").service_database_url)
+    try:
+        await send(isolated, "participants.contacts", BENEFICIARY, contact(BENEFICIARY, phone="+84912345678"))
+        await eventually_async(lambda: conn.fetchval("SELECT count(*) FROM notifications.contacts"), 30,
+                               what="the contact stored")
+        changed = benefits.PaymentChannelChanged(award_id="AW-1", from_period="2025-08",
+                                                 channel={**BANK, "account_number": "99887766554321"})
+        await send(isolated, "benefits.awards", BENEFICIARY, envelope(awarded()), envelope(changed))
+        await until_rows(conn, 1)
+        await isolated.wait_until_idle("notifications")
+        stored = await conn.fetchval("SELECT account_last4 FROM notifications.awards WHERE award_id = 'AW-1'")
+        await send(isolated, "payments.events", BENEFICIARY, envelope(payment_sent()))
+        found = await until_rows(conn, 2)
+    finally:
+        await conn.close()
+    assert stored == "4321"
+    assert found[1]["body"] == "BHXH: Đã chuyển 5.500.000 ₫ lương hưu tháng 07/2025 vào TK ****4321."
