@@ -80,10 +80,11 @@ class Effects:
 
 
 def effects_of(batch: Sequence[Incoming]) -> Effects:
-    out = Effects()
+    out, seen = Effects(), set()
     for item in batch:
         mapper = _MAPPERS.get(item.envelope.type)
-        if mapper is not None:
+        if mapper is not None and item.envelope.event_id not in seen:  # a redelivery inside one batch: once
+            seen.add(item.envelope.event_id)
             mapper(item, out)
     return out
 

@@ -271,3 +271,9 @@ def test_a_collected_cash_payment_and_a_fraud_flag_tell_the_beneficiary_nothing(
     collected = payments.CashPaymentCollected(**PAYMENT, channel="cash", paying_office="BD-HN-01")
     flagged = payments.PaymentFlagged(signal="shared_account", beneficiary_code="0123456789", detail="review")
     assert effects_of([incoming("payments.events", collected), incoming("payments.events", flagged)]).triggers == []
+
+
+def test_an_event_delivered_twice_in_one_batch_has_its_effects_once():
+    item = incoming("benefits.awards", awarded())
+    effects = effects_of([item, item])
+    assert len(effects.triggers) == 1 and len(effects.awards) == 1
