@@ -24,12 +24,16 @@ async def test_an_account_problem_moves_the_payment_to_cash_under_the_same_ident
         [row] = await world.fetch("SELECT channel, paying_office, reason_code FROM payments WHERE payment_id = $1",
                                   payment)
         assert tuple(row) == ("cash", "BC-77", "BE01")
-        # ... and the cash office's report closes it; a late bank status changes nothing.
+        # ... and the cash office's report closes it; a late bank status then changes nothing (and is no error).
         await world.cash(payment, "BC-77", "paid")
-        await world.bank_json("970415", payment, "ACSC")
         await world.until_states({payment: "paid"})
+        await world.bank_json("970415", payment, "ACSC")
         await world.isolated.wait_until_idle("payments")
         assert (await world.states())[payment] == "paid"
+        late = await world.fetch("SELECT status, outcome FROM status_reports WHERE payment_id = $1 AND source = 'bank' "
+                                 "ORDER BY id", payment)
+        assert [tuple(r) for r in late] == [("RJCT", "changed"), ("ACSC", "late")]
+        assert await world.dead_letters("payments.bank-status", expect=0) == []
         events = await world.events("payments.events", expect=1)
         assert [e["payment_id"] for e in of_type(events, "CashPaymentCollected")] == [payment]
         assert not of_type(events, "PaymentSettled")
