@@ -418,9 +418,10 @@ class Status:
             code, period = row["beneficiary_code"], row["period"]
             first = _add_months(period, -(NON_COLLECTION_MONTHS - 1))
             periods = await conn.fetchval(
-                "SELECT array_agg(period ORDER BY period) FROM (SELECT period FROM payments "
-                "WHERE beneficiary_code = $1 AND channel = 'cash' AND period BETWEEN $2 AND $3 "
-                "GROUP BY period HAVING bool_and(state = 'unclaimed')) unclaimed", code, first, period)
+                "SELECT array_agg(period ORDER BY period) FROM (SELECT p.period FROM payments p "
+                "JOIN entitlements e ON e.award_id = p.award_id AND e.recurrence = 'monthly' "  # a one-off is no pension
+                "WHERE p.beneficiary_code = $1 AND p.channel = 'cash' AND p.period BETWEEN $2 AND $3 "
+                "GROUP BY p.period HAVING bool_and(p.state = 'unclaimed')) unclaimed", code, first, period)
             if not periods or len(periods) < NON_COLLECTION_MONTHS:
                 continue
             from_period = _add_months(period, 1)
