@@ -63,6 +63,7 @@ class Run:
     seconds: float
     declarations: int
     messages: int
+    cpu_seconds: float | None = None  # user + system CPU of the measured process(es) while the clock ran
 
     @property
     def rate(self) -> float:
@@ -127,10 +128,11 @@ class World:
 
 # ---- the measured runs ------------------------------------------------------------------------------
 async def measure(world: World, work: Workload, run: str, done, procs: list[subprocess.Popen],
-                  output_topics: list[str], outputs_by: list[int], label: str, burst: bool) -> float:
+                  output_topics: list[str], outputs_by: list[int], label: str, burst: bool) -> tuple[float, float]:
     """Publish ``work`` to run ``run``'s topics, phase by phase (the next once ``outputs_by[i]`` events
     of phase i are out; all at once with ``burst``); seconds until every output is on ``output_topics``
-    and ``done(conn)`` says every row is committed. Fails at once if one of ``procs`` exits."""
+    and ``done(conn)`` says every row is committed, and the CPU seconds ``procs`` used meanwhile. Fails at
+    once if one of ``procs`` exits."""
     bootstrap = world.settings.kafka_bootstrap
     prefix = world.system_prefix if run == "s" else world.baseline_prefix
     outputs, seen = outputs_by[-1], [0]
@@ -143,7 +145,7 @@ async def measure(world: World, work: Workload, run: str, done, procs: list[subp
                   console=console) as progress:
         published = progress.add_task(f"{label}: published", total=len(work.messages))
         out = progress.add_task(f"{label}: events out", total=outputs)
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _cpu_seconds(procs)
         counter = asyncio.create_task(count_messages(bootstrap, [prefix + t for t in output_topics], outputs,
                                                      counted))
         phases = [(0, len(work.messages), outputs)] if burst else list(zip([0] + work.ends, work.ends, outputs_by))
@@ -155,7 +157,16 @@ async def measure(world: World, work: Workload, run: str, done, procs: list[subp
         if arrived < outputs:
             raise RuntimeError(f"{label}: only {arrived:,} of {outputs:,} events arrived")
         await _until(done, world.admin_url(run), procs, label)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, _cpu_seconds(procs) - cpu_before
+
+
+def _cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """User + system CPU time the processes (all their threads) have used so far (Linux /proc)."""
+    total = 0
+    for proc in procs:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def _until_seen(seen: list[int], expected: int, counter: asyncio.Task, procs, label: str,
@@ -202,11 +213,11 @@ async def run_baseline(world: World, work: Workload, batch: int, burst: bool) ->
                                        "(SELECT count(*) FROM baseline.remittances) AS remittances")
             return (rows["declarations"], rows["remittances"]) == (work.declarations, work.remittances), dict(rows)
 
-        seconds = await measure(world, work, "b", done, [proc],
-                                ["collection.assessments", "collection.allocations"], work.ends, "baseline",
-                                burst)
+        seconds, cpu = await measure(world, work, "b", done, [proc],
+                                     ["collection.assessments", "collection.allocations"], work.ends, "baseline",
+                                     burst)
         proc.wait(60)
-        return Run("fair baseline (own process)", seconds, work.declarations, len(work.messages))
+        return Run("fair baseline (own process)", seconds, work.declarations, len(work.messages), cpu)
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -247,13 +258,13 @@ async def run_system(world: World, work: Workload, args) -> tuple[Run, profile.S
             return (row["declarations"] == work.declarations and row["remittance_messages"] == work.remittances
                     and row["payments"] == work.remittances and row["unpublished"] == 0), dict(row)
 
-        seconds = await measure(world, work, "s", done, procs, ["collection.assessments"], work.events_by,
-                                "system", args.burst)
+        seconds, cpu = await measure(world, work, "s", done, procs, ["collection.assessments"], work.events_by,
+                                     "system", args.burst)
         summary = recorder.stop() if recorder else None
         recorder = None
         await _check_system(world, work)
         return Run(f"system: collection x{args.instances}, relay {args.relay}", seconds, work.declarations,
-                   len(work.messages)), summary
+                   len(work.messages), cpu), summary
     finally:
         if recorder:
             recorder.stop()
@@ -315,15 +326,19 @@ def _py_spy() -> str:
 
 # ---- report -------------------------------------------------------------------------------------------
 def report(work: Workload, system: Run, baseline: Run, limit: broker.BrokerLimit | None, args) -> None:
-    table = Table("run", "seconds", "declarations/s", "messages/s", "MB/s", title="End to end, same messages")
+    table = Table("run", "seconds", "declarations/s", "messages/s", "MB/s", "CPU (cores)", "CPU µs/message",
+                  title="End to end, same messages")
     size = work.bytes
     for run in (system, baseline):
+        # CPU of the measured process alone (not PostgreSQL's, Kafka's or the load generator's): near 1 core
+        # means it is bound by its own CPU (one GIL), well below means it waits for something else.
         table.add_row(run.name, f"{run.seconds:.1f}", f"{run.rate:,.0f}", f"{run.messages / run.seconds:,.0f}",
-                      f"{size / run.seconds / 1e6:.1f}")
+                      f"{size / run.seconds / 1e6:.1f}", f"{run.cpu_seconds / run.seconds:.2f}",
+                      f"{run.cpu_seconds / run.messages * 1e6:.0f}")
     if limit:
         for what, rate in (("produce", limit.produce), ("consume", limit.consume)):
             table.add_row(f"broker limit: kcat {what}", f"{rate.seconds:.2f}", "",
-                          f"{rate.per_second:,.0f}", f"{rate.mb_per_second:.1f}")
+                          f"{rate.per_second:,.0f}", f"{rate.mb_per_second:.1f}", "", "")
     console.print(table)
     ratio = baseline.seconds / system.seconds
     console.print(f"system / fair baseline: [bold]{ratio:.1%}[/]   system: [bold]{system.rate:,.0f}[/] declarations/s"

@@ -20,7 +20,7 @@ from services.collection import metrics, repository as repo
 from services.collection.camt054 import parse_credit_notification
 from services.collection.commands import (AssignReceipt, DeclareSalary, RecordRemittance, declare_salary,
                                           record_remittance)
-from services.collection.domain.allocation import CreditLot, add_lot, allocate, apply_credit, release
+from services.collection.domain.allocation import CreditLot, add_lot, allocate, apply_credit, deduct, release
 from services.collection.domain.assessment import assess, check_declaration, revise
 from services.collection.domain.errors import (CollectionError, CreditsRefused, InvalidRemittance, NoLawForPeriod,
                                                PaymentIdConflict, ReceiptAlreadyAssigned, ReceiptNotFound,
@@ -44,6 +44,7 @@ class _Effects:
     """What one transaction writes besides the inbox: rows, obligation deltas, events."""
 
     assessments: dict[tuple, tuple] = field(default_factory=dict)
+    existing: set[tuple] = field(default_factory=set)  # keys of ``assessments`` already in the table before
     # (employer, first day of the period, fund) -> [amount, due date]; dates hash in C, Periods do not
     deltas: dict[tuple[str, date, str], list] = field(default_factory=dict)
     flags: list[tuple] = field(default_factory=list)
@@ -77,23 +78,30 @@ class Collection:
         refused, accepted = prepared.refused, prepared.accepted
         if not accepted:
             return refused
-        async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, "collection.declarations", [c.event_id for c, _, _ in accepted])
-            fresh = [(c, a, i) for c, a, i in accepted if c.event_id in new]
-            new.clear()  # a duplicate inside the batch counts once
-            if len(accepted) > len(fresh):
-                metrics.DECLARATIONS.labels("duplicate").inc(len(accepted) - len(fresh))
-            employers = sorted({c.declaration.employer_code for c, _, _ in fresh})
-            # First, before reading what they owe or hold: see repository.lock_employers.
-            await repo.lock_employers(conn, employers)
-            effects = await self._assess(conn, fresh)
-            await repo.save_assessments(conn, list(effects.assessments.values()))
-            released = await repo.add_to_obligations(conn, effects.deltas)
-            self._count_amounts(effects.deltas)
-            await repo.save_flags(conn, effects.flags)
-            credit_events = await self._release_and_use_credit(conn, employers, released)
-            await outbox.append(conn, SCHEMA, effects.events + credit_events)
-            if credit_events or released:
+        async with self.pool_of().acquire() as conn:
+            async with conn.transaction():
+                new = await inbox.claim(conn, SCHEMA, "collection.declarations",
+                                        [c.event_id for c, _, _ in accepted])
+                fresh = [(c, a, i) for c, a, i in accepted if c.event_id in new]
+                new.clear()  # a duplicate inside the batch counts once
+                if len(accepted) > len(fresh):
+                    metrics.DECLARATIONS.labels("duplicate").inc(len(accepted) - len(fresh))
+                effects = await self._assess(conn, fresh)
+                rows = effects.assessments
+                await repo.save_assessments(conn, [r for k, r in rows.items() if k not in effects.existing],
+                                            [r for k, r in rows.items() if k in effects.existing])
+                await repo.save_flags(conn, effects.flags)
+                await outbox.append(conn, SCHEMA, effects.events)
+                # Only now the money: lock the employers (see repository.lock_employers), then touch what they
+                # owe and hold. Everything above touches nothing a payment reads, so it runs without the locks:
+                # a payment for one of these employers waits only for the rest of this transaction, and this
+                # batch waits only for payments, never the other way round for the whole batch.
+                balances = await repo.lock_employers(conn, {c.declaration.employer_code for c, _, _ in fresh})
+                released = await repo.add_to_obligations(conn, effects.deltas)
+                self._count_amounts(effects.deltas)
+                credit_events = await self._release_and_use_credit(conn, balances, released)
+                await outbox.append(conn, SCHEMA, credit_events)
+            if credit_events or released:  # after the commit: the gauges read what others may change too
                 await self._refresh_credit_gauges(conn)
         return refused
 
@@ -133,7 +141,7 @@ class Collection:
         keys = list({(c.declaration.employer_code, c.declaration.worker_code, c.declaration.period)
                      for c, _, _ in fresh})
         current = await repo.current_assessments(conn, keys)
-        effects = _Effects()
+        effects = _Effects(existing=set(current))
         outcomes: Counter[str] = Counter()
         now = datetime.now(timezone.utc).isoformat()
         for command, assessment, (row, initial_event) in fresh:
@@ -204,38 +212,45 @@ class Collection:
                                       correlation_id=command.correlation_id, causation_id=command.event_id,
                                       occurred_at=occurred_at)
 
-    async def _release_and_use_credit(self, conn: asyncpg.Connection, employers: list[str],
+    async def _release_and_use_credit(self, conn: asyncpg.Connection, balances: dict[str, int],
                                       released: list[tuple[str, Period, str, int]]) -> list[outbox.OutboxMessage]:
         """Give money a downward revision freed back to the payments it came from, then use every locked
-        employer's credit on what is open (obligations that just appeared, or ones a payment could not see)."""
-        for employer, period, fund, amount in released:
-            lots = release(await repo.paid_by(conn, employer, period, fund), amount)
-            await repo.record_release(conn, employer, period, fund, lots)
-            held = await repo.credit_lots(conn, employer)
-            for lot in lots:
-                held = add_lot(held, lot)
-            await repo.set_credit(conn, employer, held)
-            metrics.RELEASED_VND.labels(fund).inc(amount)
-        events = []
-        for employer in await repo.employers_with_credit(conn, employers):
-            events += await self._use_credit(conn, employer)
-        return events
+        employer's credit on what is open (obligations that just appeared, or ones a payment could not see).
+        ``balances``: the locked employers' credit as ``lock_employers`` read it (current: they are locked)."""
+        in_credit = {employer for employer, balance in balances.items() if balance > 0}
+        in_credit |= {employer for employer, _, _, _ in released}
+        lots_of = await repo.credit_lots_of(conn, sorted(in_credit))
+        changed: set[str] = set()
+        if released:
+            paid_by = await repo.paid_by_of(conn, [(e, p, f) for e, p, f, _ in released])
+            releases = []
+            for employer, period, fund, amount in released:
+                lots = release(paid_by.get((employer, period, fund), []), amount, f"{employer} {period} {fund}")
+                releases += [(employer, period, fund, lot) for lot in lots]
+                for lot in lots:
+                    lots_of[employer] = add_lot(lots_of.get(employer, []), lot)
+                changed.add(employer)
+                metrics.RELEASED_VND.labels(fund).inc(amount)
+            await repo.record_releases(conn, releases)
+        return await self._use_credit(conn, lots_of, changed)
 
-    async def _use_credit(self, conn: asyncpg.Connection, employer: str,
-                          command: RecordRemittance | None = None) -> list[outbox.OutboxMessage]:
-        """Apply the employer's credit lots, oldest first, to its open obligations (employer locked)."""
-        lots = await repo.credit_lots(conn, employer)
-        if not lots:
-            return []
-        used, left = apply_credit(lots, await repo.open_obligations(conn, employer),
-                                  self.law.allocation_order_on(self.business_date()))
-        if not used:
-            return []
-        balance = await repo.set_credit(conn, employer, left)
-        events = []
-        for lot, lines in used:
-            await repo.apply_allocation(conn, employer, lot.payment_id, lot.value_date, lines)
-            events.append(self._allocated_event(employer, lot.payment_id, lot.value_date, lines, balance, command))
+    async def _use_credit(self, conn: asyncpg.Connection, lots_of: dict[str, list[CreditLot]], changed: set[str]
+                          ) -> list[outbox.OutboxMessage]:
+        """Apply the (locked) employers' credit ``lots_of``, oldest first, to their open obligations, and store
+        the lots of those whose lots were used or ``changed`` before: a few statements for all of them."""
+        open_of = await repo.open_obligations_of(conn, sorted(lots_of))
+        order = self.law.allocation_order_on(self.business_date())
+        allocations, left_of, events = [], {}, []
+        for employer in sorted(lots_of):
+            used, left = apply_credit(lots_of[employer], open_of.get(employer, []), order)
+            balance = sum(lot.remaining for lot in left)
+            for lot, lines in used:
+                allocations.append((employer, lot.payment_id, lot.value_date, lines))
+                events.append(self._allocated_event(employer, lot.payment_id, lot.value_date, lines, balance, None))
+            if used or employer in changed:
+                left_of[employer] = left
+        await repo.apply_allocations(conn, allocations)
+        await repo.replace_credit(conn, left_of)
         return events
 
     # ---- remittances ---------------------------------------------------------------------------
@@ -250,38 +265,46 @@ class Collection:
                 metrics.REMITTANCES.labels("refused").inc()
         if not work:
             return refused
-        async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, REMITTANCES, [i.envelope.event_id for i, _ in work])
-            fresh = []
-            for item, receipts in work:
-                if item.envelope.event_id in new:
-                    new.discard(item.envelope.event_id)  # a duplicate inside the batch counts once
-                    fresh.append((item, receipts))
-                else:
-                    metrics.REMITTANCES.labels("duplicate_event").inc()
-            named = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code}
-            read_from_text = {c.employer_code for _, r in fresh for c in r.commands if c.must_be_known}
-            # Known before locking: locking creates the employer's row, which would make any code "known". A
-            # code a trusted payment of this batch names (RemittanceReceived) is known by that payment.
-            trusted = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code and not c.must_be_known}
-            unknown = read_from_text - trusted - await repo.known_employers(conn, read_from_text)
-            await repo.lock_employers(conn, named - unknown)  # first, and in code order: see lock_employers
-            events = []
-            for item, receipts in fresh:
-                problems = list(receipts.problems)
-                for command in receipts.commands:
-                    try:
-                        events += await self._take(conn, command, unknown)
-                    except PaymentIdConflict as exc:
-                        metrics.REMITTANCES.labels("conflict").inc()
-                        problems.append(exc)
-                if problems:
-                    refused.append((item, _refusal(problems, len(receipts.commands))))
-                    # Not claimed: a replay after a fix re-checks the message; what it recorded is keyed by
-                    # payment id, so a replay records nothing twice.
-                    await repo.unclaim(conn, SCHEMA, REMITTANCES, item.envelope.event_id)
-            await outbox.append(conn, SCHEMA, events)
-            await self.refresh_gauges(conn)
+        async with self.pool_of().acquire() as conn:
+            async with conn.transaction():
+                refused += await self._take_remittances(conn, work)
+            await self.refresh_gauges(conn)  # after the commit: a gauge read needs no lock of this transaction
+        return refused
+
+    async def _take_remittances(self, conn: asyncpg.Connection, work: list[tuple[Incoming, "_Receipts"]]
+                                ) -> list[tuple[Incoming, PermanentError]]:
+        refused: list[tuple[Incoming, PermanentError]] = []
+        new = await inbox.claim(conn, SCHEMA, REMITTANCES, [i.envelope.event_id for i, _ in work])
+        fresh = []
+        for item, receipts in work:
+            if item.envelope.event_id in new:
+                new.discard(item.envelope.event_id)  # a duplicate inside the batch counts once
+                fresh.append((item, receipts))
+            else:
+                metrics.REMITTANCES.labels("duplicate_event").inc()
+        named = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code}
+        read_from_text = {c.employer_code for _, r in fresh for c in r.commands if c.must_be_known}
+        # Known before locking: locking creates the employer's row, which would make any code "known". A
+        # code a trusted payment of this batch names (RemittanceReceived) is known by that payment.
+        trusted = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code and not c.must_be_known}
+        unknown = read_from_text - trusted - await repo.known_employers(conn, read_from_text)
+        # First, and in code order (see lock_employers); the balances it read stay current while locked.
+        balances = await repo.lock_employers(conn, named - unknown)
+        events = []
+        for item, receipts in fresh:
+            problems = list(receipts.problems)
+            for command in receipts.commands:
+                try:
+                    events += await self._take(conn, command, unknown, balances)
+                except PaymentIdConflict as exc:
+                    metrics.REMITTANCES.labels("conflict").inc()
+                    problems.append(exc)
+            if problems:
+                refused.append((item, _refusal(problems, len(receipts.commands))))
+                # Not claimed: a replay after a fix re-checks the message; what it recorded is keyed by
+                # payment id, so a replay records nothing twice.
+                await inbox.unclaim(conn, SCHEMA, REMITTANCES, item.envelope.event_id)
+        await outbox.append(conn, SCHEMA, events)
         return refused
 
     @staticmethod
@@ -301,8 +324,8 @@ class Collection:
                 problems.append(InvalidRemittance(f"entry {entry.reference}: {entry.code}: {entry.reason}"))
         return _Receipts(commands, problems)
 
-    async def _take(self, conn: asyncpg.Connection, c: RecordRemittance, unknown: set[str]
-                    ) -> list[outbox.OutboxMessage]:
+    async def _take(self, conn: asyncpg.Connection, c: RecordRemittance, unknown: set[str],
+                    balances: dict[str, int]) -> list[outbox.OutboxMessage]:
         """Record one receipt: a payment allocated to its employer, or an unidentified one held in suspense."""
         employer = None if c.employer_code in unknown else c.employer_code
         recorded = await repo.record_receipt(conn, c.payment_id, employer, c.amount, c.value_date, c.bank_reference,
@@ -319,24 +342,35 @@ class Collection:
             metrics.REMITTANCES.labels("suspense").inc()
             return []
         metrics.REMITTANCES.labels("recorded").inc()
-        events, _, _ = await self._allocate_payment(conn, employer, c.payment_id, c.amount, c.value_date, c)
+        events, _, balances[employer] = await self._allocate_payment(conn, employer, c.payment_id, c.amount,
+                                                                     c.value_date, c, balances[employer])
         return events
 
     async def _allocate_payment(self, conn: asyncpg.Connection, employer: str, payment_id: str, amount: int,
-                                value_date: date, command: RecordRemittance | None
+                                value_date: date, command: RecordRemittance | None, credit: int
                                 ) -> tuple[list[outbox.OutboxMessage], int, int]:
         """Allocate a new payment of a locked employer: its credit first, then the payment, the rest to credit.
-        Returns the events, what the payment paid and the credit balance after it.
+        ``credit`` is the employer's balance (read under the lock). Returns the events, what the payment paid
+        and the credit balance after it. The lots are read once and written once (and neither when the
+        employer holds no credit and the payment leaves none).
 
         The one path for every payment: from a bank message and from an operator's assignment."""
-        events = await self._use_credit(conn, employer, command)
-        lines, left = allocate(await repo.open_obligations(conn, employer), amount,
-                               self.law.allocation_order_on(value_date))
+        lots = await repo.credit_lots(conn, employer) if credit else []
+        obligations = await repo.open_obligations(conn, employer)
+        events = []
+        if lots:
+            used, lots = apply_credit(lots, obligations, self.law.allocation_order_on(self.business_date()))
+            after_credit = sum(lot.remaining for lot in lots)
+            for lot, lines in used:
+                await repo.apply_allocation(conn, employer, lot.payment_id, lot.value_date, lines)
+                events.append(self._allocated_event(employer, lot.payment_id, lot.value_date, lines, after_credit,
+                                                    command))
+            obligations = deduct(obligations, [line for _, lines in used for line in lines])
+        lines, left = allocate(obligations, amount, self.law.allocation_order_on(value_date))
         await repo.apply_allocation(conn, employer, payment_id, value_date, lines)
-        lots = await repo.credit_lots(conn, employer)
         if left:
             lots = add_lot(lots, CreditLot(payment_id, value_date, left))
-        balance = await repo.set_credit(conn, employer, lots)
+        balance = await repo.set_credit(conn, employer, lots) if (credit or left) else 0
         return events + [self._allocated_event(employer, payment_id, value_date, lines, balance, command)], \
             sum(a for _, _, a in lines), balance
 
@@ -352,7 +386,7 @@ class Collection:
             if not await repo.known_employers(conn, [command.employer_code]):
                 raise UnknownEmployer(f"employer {command.employer_code} is unknown to collection (no declaration "
                                       "or payment yet): check the code, or assign after its first declaration")
-            await repo.lock_employers(conn, [command.employer_code])
+            balances = await repo.lock_employers(conn, [command.employer_code])
             receipt = await repo.lock_receipt(conn, command.receipt_id)
             if receipt is None:
                 raise ReceiptNotFound(f"no unidentified receipt {command.receipt_id}")
@@ -362,10 +396,11 @@ class Collection:
             payment_id, amount, value_date = receipt["payment_id"], receipt["amount"], receipt["value_date"]
             await repo.assign_receipt(conn, command.receipt_id, payment_id, command.employer_code, principal.name)
             events, allocated, balance = await self._allocate_payment(conn, command.employer_code, payment_id, amount,
-                                                                      value_date, None)
+                                                                      value_date, None, balances[command.employer_code])
             await outbox.append(conn, SCHEMA, events)
             await auth.audit(conn, SCHEMA, principal, "suspense.assign", str(command.receipt_id), command.reason,
                              {"employer_code": command.employer_code, "payment_id": payment_id, "amount": amount})
+        async with self.pool_of().acquire() as conn:
             await self.refresh_gauges(conn)
         metrics.REMITTANCES.labels("assigned").inc()
         return {"id": command.receipt_id, "payment_id": payment_id, "employer_code": command.employer_code,

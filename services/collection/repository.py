@@ -37,17 +37,21 @@ _ASSESSMENT_COLUMNS = ("employer_code", "worker_code", "period", "revision", "wo
                        "due_date", "lines", "total")
 
 
-async def save_assessments(conn: asyncpg.Connection, rows: list[tuple]) -> None:
-    """Upsert the latest revisions (rows in ``_ASSESSMENT_COLUMNS`` order) through COPY into a temp table."""
-    if not rows:
-        return
-    await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS assessments_in (LIKE {S}.assessments INCLUDING DEFAULTS) "
-                       "ON COMMIT DELETE ROWS")
-    await conn.copy_records_to_table("assessments_in", records=rows, columns=_ASSESSMENT_COLUMNS)
-    cols = ", ".join(_ASSESSMENT_COLUMNS)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _ASSESSMENT_COLUMNS[3:])
-    await conn.execute(f"INSERT INTO {S}.assessments ({cols}) SELECT {cols} FROM assessments_in "
-                       f"ON CONFLICT (employer_code, worker_code, period) DO UPDATE SET {updates}, updated_at = now()")
+async def save_assessments(conn: asyncpg.Connection, new: list[tuple], revised: list[tuple]) -> None:
+    """Write the latest revisions (rows in ``_ASSESSMENT_COLUMNS`` order): ``new`` ones, whose key has no row
+    yet (nearly all: first declarations), by COPY straight into the table; ``revised`` ones over their row.
+
+    The caller read the keys in this transaction (``current_assessments``) and is the only writer of
+    assessments for its employers (one declarations transaction at a time per partition, keyed by employer);
+    should another writer still insert the same key meanwhile, the COPY fails on the primary key instead of
+    overwriting a revision it never compared with.
+    """
+    if new:
+        await conn.copy_records_to_table("assessments", schema_name=S, records=new, columns=_ASSESSMENT_COLUMNS)
+    if revised:
+        sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(_ASSESSMENT_COLUMNS[3:], start=4))
+        await conn.executemany(f"UPDATE {S}.assessments SET {sets}, updated_at = now() "
+                               "WHERE employer_code = $1 AND worker_code = $2 AND period = $3", revised)
 
 
 def assessment_row(a: Assessment, worker_name: str, citizen_id: str, funds: Iterable[str]) -> tuple:
@@ -108,10 +112,12 @@ async def save_flags(conn: asyncpg.Connection, flags: list[tuple]) -> None:
 async def lock_employers(conn: asyncpg.Connection, employers: Iterable[str]) -> dict[str, int]:
     """Serialize every money movement of these employers; returns their credit balances.
 
-    Every path that touches obligations, payments or credit calls this once, first, so that a declaration
-    and a payment for one employer never work from each other's half-done state (READ COMMITTED: whoever
-    comes second waits here and then reads what the first committed). Rows are created and locked in code
-    order on every path, so two transactions never wait for each other in a circle.
+    Every path that touches obligations, payments or credit calls this once, before it reads or writes any of
+    them, so that a declaration and a payment for one employer never work from each other's half-done state
+    (READ COMMITTED: whoever comes second waits here and then reads what the first committed). Rows are
+    created and locked in code order on every path, so two transactions never wait for each other in a
+    circle. A declaration batch does its other work (inbox, assessments, flags, its events) first and takes
+    the locks only for its money part, so that payments wait for that part, not for the whole batch.
     """
     codes = sorted(set(employers))
     if not codes:
@@ -134,17 +140,32 @@ async def known_employers(conn: asyncpg.Connection, employers: Iterable[str]) ->
     return {r["employer_code"] for r in rows}
 
 
-async def employers_with_credit(conn: asyncpg.Connection, employers: Sequence[str]) -> list[str]:
-    """Of ``employers`` (already locked), those holding credit."""
-    rows = await conn.fetch(f"SELECT employer_code FROM {S}.employers WHERE employer_code = ANY($1::text[]) "
-                            "AND credit > 0 ORDER BY employer_code", list(employers))
-    return [r["employer_code"] for r in rows]
-
-
 async def open_obligations(conn: asyncpg.Connection, employer: str) -> list[Obligation]:
     rows = await conn.fetch(f"SELECT period, fund, assessed - paid AS outstanding FROM {S}.obligations "
                             "WHERE employer_code = $1 AND assessed > paid", employer)
     return [Obligation(Period.of(r["period"]), r["fund"], r["outstanding"]) for r in rows]
+
+
+async def open_obligations_of(conn: asyncpg.Connection, employers: Sequence[str]) -> dict[str, list[Obligation]]:
+    """``open_obligations`` of several employers in one statement (employers without any are left out)."""
+    out: dict[str, list[Obligation]] = {}
+    if employers:
+        for r in await conn.fetch(f"SELECT employer_code, period, fund, assessed - paid AS outstanding "
+                                  f"FROM {S}.obligations WHERE employer_code = ANY($1::text[]) AND assessed > paid",
+                                  list(employers)):
+            out.setdefault(r["employer_code"], []).append(Obligation(Period.of(r["period"]), r["fund"],
+                                                                     r["outstanding"]))
+    return out
+
+
+async def credit_lots_of(conn: asyncpg.Connection, employers: Sequence[str]) -> dict[str, list[CreditLot]]:
+    """``credit_lots`` of several employers in one statement (employers without any are left out)."""
+    out: dict[str, list[CreditLot]] = {}
+    if employers:
+        for r in await conn.fetch(f"SELECT employer_code, payment_id, value_date, remaining FROM {S}.credit_lots "
+                                  "WHERE employer_code = ANY($1::text[]) AND remaining > 0", list(employers)):
+            out.setdefault(r["employer_code"], []).append(CreditLot(r["payment_id"], r["value_date"], r["remaining"]))
+    return out
 
 
 async def credit_lots(conn: asyncpg.Connection, employer: str) -> list[CreditLot]:
@@ -205,34 +226,64 @@ async def suspense_totals(conn: asyncpg.Connection) -> tuple[int, int]:
     return row["n"], row["total"]
 
 
-async def paid_by(conn: asyncpg.Connection, employer: str, period: Period, fund: str) -> list[PaidBy]:
-    """The payments that paid one obligation, net of what was released from them before."""
+async def paid_by_of(conn: asyncpg.Connection, obligations: list[tuple[str, Period, str]]
+                     ) -> dict[tuple[str, Period, str], list[PaidBy]]:
+    """The payments that paid each obligation ``(employer, period, fund)``, net of what was released from
+    them before (obligations nothing paid are left out)."""
     rows = await conn.fetch(
-        f"""SELECT payment_id, value_date, sum(amount) AS amount, max(id) AS latest FROM {S}.allocations
-            WHERE employer_code = $1 AND period = $2 AND fund = $3
-            GROUP BY payment_id, value_date HAVING sum(amount) > 0""", employer, period.first_day, fund)
-    return [PaidBy(r["payment_id"], r["value_date"], r["amount"], r["latest"]) for r in rows]
+        f"""SELECT a.employer_code, a.period, a.fund, a.payment_id, a.value_date, sum(a.amount)::bigint AS amount,
+                   max(a.id) AS latest
+            FROM {S}.allocations a
+            JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::date[], $3::text[]) AS k(e, p, f)) k
+              ON a.employer_code = k.e AND a.period = k.p AND a.fund = k.f
+            GROUP BY a.employer_code, a.period, a.fund, a.payment_id, a.value_date HAVING sum(a.amount) > 0""",
+        [e for e, _, _ in obligations], [p.first_day for _, p, _ in obligations], [f for _, _, f in obligations])
+    out: dict[tuple[str, Period, str], list[PaidBy]] = {}
+    for r in rows:
+        out.setdefault((r["employer_code"], Period.of(r["period"]), r["fund"]), []).append(
+            PaidBy(r["payment_id"], r["value_date"], r["amount"], r["latest"]))
+    return out
 
 
-async def record_release(conn: asyncpg.Connection, employer: str, period: Period, fund: str,
-                         lots: list[CreditLot]) -> None:
-    """Negative allocation rows: this much of each payment no longer pays the obligation."""
-    await conn.executemany(
-        f"INSERT INTO {S}.allocations (payment_id, employer_code, period, fund, amount, value_date, kind) "
-        "VALUES ($1, $2, $3, $4, $5, $6, 'released')",
-        [(l.payment_id, employer, period.first_day, fund, -l.remaining, l.value_date) for l in lots])
+async def record_releases(conn: asyncpg.Connection, releases: list[tuple[str, Period, str, CreditLot]]) -> None:
+    """Negative allocation rows, ``(employer, period, fund, lot)``: this much of each payment no longer pays the
+    obligation."""
+    if releases:
+        await conn.execute(
+            f"""INSERT INTO {S}.allocations (payment_id, employer_code, period, fund, amount, value_date, kind)
+                SELECT p, e, d, f, a, v, 'released'
+                FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::bigint[], $6::date[])
+                     AS t(p, e, d, f, a, v)""",
+            [lot.payment_id for _, _, _, lot in releases], [e for e, _, _, _ in releases],
+            [p.first_day for _, p, _, _ in releases], [f for _, _, f, _ in releases],
+            [-lot.remaining for _, _, _, lot in releases], [lot.value_date for _, _, _, lot in releases])
 
 
 async def apply_allocation(conn: asyncpg.Connection, employer: str, payment_id: str, value_date: date,
                            lines: list[tuple[Period, str, int]]) -> None:
-    if not lines:
+    await apply_allocations(conn, [(employer, payment_id, value_date, lines)])
+
+
+async def apply_allocations(conn: asyncpg.Connection,
+                            allocations: list[tuple[str, str, date, list[tuple[Period, str, int]]]]) -> None:
+    """Pay obligations from payments: ``(employer, payment_id, value_date, lines)``, two statements for all.
+    The allocation rows are numbered in the order given (``paid_by_of`` tells the newest, released first)."""
+    rows = [(employer, payment_id, value_date, p.first_day, f, a)
+            for employer, payment_id, value_date, lines in allocations for p, f, a in lines]
+    if not rows:
         return
-    await conn.executemany(
-        f"UPDATE {S}.obligations SET paid = paid + $4 WHERE employer_code = $1 AND period = $2 AND fund = $3",
-        [(employer, p.first_day, f, a) for p, f, a in lines])
-    await conn.executemany(
-        f"INSERT INTO {S}.allocations (payment_id, employer_code, period, fund, amount, value_date) "
-        "VALUES ($1, $2, $3, $4, $5, $6)", [(payment_id, employer, p.first_day, f, a, value_date) for p, f, a in lines])
+    paid: dict[tuple[str, date, str], int] = {}
+    for employer, _, _, day, fund, amount in rows:
+        paid[(employer, day, fund)] = paid.get((employer, day, fund), 0) + amount
+    await conn.execute(
+        f"""UPDATE {S}.obligations o SET paid = o.paid + d.amount
+            FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[]) AS d(employer_code, period, fund, amount)
+            WHERE (o.employer_code, o.period, o.fund) = (d.employer_code, d.period, d.fund)""",
+        *map(list, zip(*((e, d, f, a) for (e, d, f), a in paid.items()))))
+    await conn.execute(
+        f"""INSERT INTO {S}.allocations (employer_code, payment_id, value_date, period, fund, amount)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::bigint[])""",
+        *map(list, zip(*rows)))
 
 
 async def set_credit(conn: asyncpg.Connection, employer: str, lots: list[CreditLot]) -> int:
@@ -246,6 +297,24 @@ async def set_credit(conn: asyncpg.Connection, employer: str, lots: list[CreditL
     await conn.execute(f"UPDATE {S}.employers SET credit = $2, updated_at = now() WHERE employer_code = $1",
                        employer, balance)
     return balance
+
+
+async def replace_credit(conn: asyncpg.Connection, lots_of: dict[str, list[CreditLot]]) -> None:
+    """``set_credit`` for several employers: three statements for all of them."""
+    if not lots_of:
+        return
+    employers = list(lots_of)
+    await conn.execute(f"DELETE FROM {S}.credit_lots WHERE employer_code = ANY($1::text[])", employers)
+    rows = [(e, l.payment_id, l.value_date, l.remaining) for e, lots in lots_of.items() for l in lots]
+    if rows:
+        await conn.execute(f"INSERT INTO {S}.credit_lots (employer_code, payment_id, value_date, remaining) "
+                           "SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bigint[])",
+                           *map(list, zip(*rows)))
+    await conn.execute(
+        f"""UPDATE {S}.employers e SET credit = d.credit, updated_at = now()
+            FROM unnest($1::text[], $2::bigint[]) AS d(employer_code, credit)
+            WHERE e.employer_code = d.employer_code""",
+        employers, [sum(l.remaining for l in lots_of[e]) for e in employers])
 
 
 async def credit_totals(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -270,9 +339,3 @@ async def worker_history(conn: asyncpg.Connection, worker: str) -> list[asyncpg.
             FROM {S}.assessments a
             LEFT JOIN {S}.obligations o ON o.employer_code = a.employer_code AND o.period = a.period
             WHERE a.worker_code = $1 GROUP BY a.employer_code, a.worker_code, a.period ORDER BY a.period""", worker)
-
-
-async def unclaim(conn: asyncpg.Connection, schema: str, consumer: str, event_id) -> None:
-    """Withdraw an inbox claim made in this transaction: a message dead-lettered after part of it was taken
-    must be re-checked in full when replayed (its parts are idempotent by payment id)."""
-    await conn.execute(f"DELETE FROM {schema}.inbox WHERE consumer = $1 AND event_id = $2", consumer, event_id)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Iterable
 
+from services.collection.domain.errors import ReleaseNotCovered
 from services.collection.domain.model import Period
 
 
@@ -74,12 +75,22 @@ def apply_credit(lots: list[CreditLot], obligations: list[Obligation], order: tu
     return used, remaining_lots
 
 
-def release(paid_by: Iterable[PaidBy], amount: int) -> list[CreditLot]:
+def deduct(obligations: Iterable[Obligation], lines: Iterable[Allocation]) -> list[Obligation]:
+    """``obligations`` less what ``lines`` paid on them; those paid in full are left out."""
+    paid: dict[tuple[Period, str], int] = {}
+    for period, fund, amount in lines:
+        paid[(period, fund)] = paid.get((period, fund), 0) + amount
+    left = [replace(o, outstanding=o.outstanding - paid.get((o.period, o.fund), 0)) for o in obligations]
+    return [o for o in left if o.outstanding > 0]
+
+
+def release(paid_by: Iterable[PaidBy], amount: int, what: str = "the obligation") -> list[CreditLot]:
     """Give back ``amount`` paid on one obligation to the payments that paid it, newest allocation first.
 
     Newest first: the money that arrived earliest stays where it was, so the obligation keeps the earliest
     payment dates it had (interest is computed from them) and what returns to credit is the latest money.
-    Each returned lot keeps its payment's id and value date.
+    Each returned lot keeps its payment's id and value date. ``what`` names the obligation in the refusal
+    (employer, month and fund: no personal data).
     """
     lots, left = [], amount
     for paid in sorted(paid_by, key=lambda p: p.latest, reverse=True):
@@ -90,7 +101,9 @@ def release(paid_by: Iterable[PaidBy], amount: int) -> list[CreditLot]:
             lots.append(CreditLot(paid.payment_id, paid.value_date, take))
             left -= take
     if left:
-        raise ValueError(f"the obligation's allocations cover {amount - left} of the {amount} VND to release")
+        raise ReleaseNotCovered(f"{ReleaseNotCovered.code}: a downward revision of {what} releases {amount} VND, "
+                                f"but the payments recorded on it cover {amount - left} VND of that; nothing was "
+                                "changed for this declaration (the payment history needs an operator's check)")
     return lots
 
 

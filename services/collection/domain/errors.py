@@ -82,6 +82,14 @@ class CreditsRefused(InvalidRemittance):
     code = "credits_refused"
 
 
+class ReleaseNotCovered(CollectionError):
+    """A downward revision would give back more than the payments recorded on the obligation paid: the payment
+    history and the obligation disagree (older data, or a bug), and inventing credit is worse than stopping the
+    declaration: it goes to the DLQ for an operator to look at, and the rest of its batch is committed."""
+
+    code = "release_not_covered"
+
+
 class SuspenseError(CollectionError):
     """An operator's request about an unidentified receipt that cannot be carried out as asked."""
 

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from services.collection.domain.allocation import (CreditLot, Obligation, PaidBy, add_lot, allocate, apply_credit,
                                                   release)
+from ansinh.runtime.errors import PermanentError
+from services.collection.domain.errors import ReleaseNotCovered
 from services.collection.domain.law import load_law
 from services.collection.domain.model import Period
 
@@ -53,8 +55,11 @@ def test_a_release_gives_back_the_newest_allocations_first_keeping_each_payments
 
 
 def test_a_release_larger_than_what_the_allocations_paid_is_refused_rather_than_invented():
-    with pytest.raises(ValueError, match="cover 500000 of the 600000 VND"):
+    # A permanent refusal with a code: the declaration goes to the DLQ with this reason, nothing is credited.
+    with pytest.raises(ReleaseNotCovered, match="release_not_covered: .* releases 600000 VND, .* cover 500000 VND") \
+            as refused:
         release([PaidBy("P1", date(2025, 8, 10), 500_000, latest=1)], 600_000)
+    assert isinstance(refused.value, PermanentError) and refused.value.code == "release_not_covered"
 
 
 def test_money_returning_to_a_payment_already_in_credit_joins_its_lot():
