@@ -38,7 +38,7 @@ class FraudSettings(BaseSettings):
     dormant_months: int = 3
     large_one_off_vnd: int = 20_000_000
     account_change_days: int = 30
-    scan_interval_s: float = 300.0
+    scan_interval_s: float = 3600.0  # each sweep reads the last three runs whole
 
 
 _FLAG_COLUMNS = "signal, subject, beneficiary_code, payment_id, award_id, period, amount, detail"
@@ -95,15 +95,17 @@ ACCOUNT_CHANGED = _INSERT.format(select="""
 async def detect(conn: asyncpg.Connection, run_period: date, settings: FraudSettings) -> list[asyncpg.Record]:
     """Raise every signal of one run, in one transaction: flags, stops and PaymentFlagged events."""
     async with conn.transaction():
-        # Lock the run's payments first, in id order (as every writer of payments.events does), so this and a
-        # status handler never append one beneficiary's events out of commit order.
-        await conn.execute("SELECT 1 FROM payments WHERE run_period = $1 ORDER BY id FOR UPDATE", run_period)
         await conn.execute(STOP_FOR_DEATH, run_period)
         new = [*await conn.fetch(SHARED_ACCOUNT, run_period, settings.shared_account_min),
                *await conn.fetch(DECEASED, run_period),
                *await conn.fetch(DORMANT, run_period, settings.dormant_months),
                *await conn.fetch(ACCOUNT_CHANGED, run_period, settings.large_one_off_vnd,
                                  settings.account_change_days)]
+        # Lock the flagged payments (few), in id order as every writer of payments.events does, before appending:
+        # a status handler and this sweep then never append one beneficiary's events out of commit order. Not
+        # the whole run: millions of locks would hold up status reports for the length of the sweep.
+        await conn.execute("SELECT 1 FROM payments WHERE payment_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                           [f["payment_id"] for f in new if f["payment_id"]])
         await outbox.append(conn, SCHEMA, [outbox.event(EVENTS, f["beneficiary_code"], wire.PaymentFlagged(
             signal=f["signal"], beneficiary_code=f["beneficiary_code"], payment_id=f["payment_id"],
             award_id=f["award_id"], period=f"{f['period']:%Y-%m}" if f["period"] else None, amount=f["amount"],
