@@ -210,11 +210,11 @@ recomputed AS (
            max(e) FILTER (WHERE NOT seen_before AND owed) AS new_to
     FROM charged GROUP BY employer_code, period, fund, rule_id
 ),
-seen_debts AS (
+seen_debts AS (  -- the changed rows of looked_at, selected again directly (a join would cost a hash of them)
     UPDATE {SCHEMA}.debts d SET principal_seen = d.principal, changed = coalesce(d.last_value_date > $1, false),
                                 updated_at = now()
-    FROM looked_at c
-    WHERE c.changed AND d.employer_code = c.employer_code AND d.period = c.period AND d.fund = c.fund
+    WHERE d.changed AND d.due_date < $1
+      AND ($3 = 1 OR mod(hashtext(d.employer_code)::bigint + 2147483648, $3) = $2)
     RETURNING 1
 ),
 seen_payments AS (
