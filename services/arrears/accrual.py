@@ -89,9 +89,10 @@ async def run_accrual(pool: asyncpg.Pool, business_date: date, law: Law | None =
 
 async def _run(conn: asyncpg.Connection, business_date: date, law: Law, chunks: int):
     rules = rule_arrays(law)
-    previous = await repo.finished_before(conn, business_date)
-    run = await repo.start_run(conn, business_date, uuid4(), chunks, previous)
-    # A rerun keeps the first attempt's chunking: the chunks that committed are exactly those skipped.
+    run = await repo.start_run(conn, business_date, uuid4(), chunks, await repo.finished_before(conn, business_date))
+    # A rerun keeps the first attempt's chunking and previous date: the chunks that committed are exactly those
+    # skipped, and the others charge the same days.
+    previous = run["previous_date"]
     for chunk in range(run["chunks"]):
         async with conn.transaction():
             await repo.own_ledger(conn)
