@@ -92,6 +92,10 @@ async def test_the_cli_replays_every_failed_notification_of_a_channel(isolated):
             rows = await until_states(conn, ids, {ids[0]: "sent", ids[1]: "sent", ids[2]: "failed"})
             assert rows[ids[2]]["replays"] == 0  # the e-mail was not of the channel asked for
             assert metric(service, "notifications_replayed_total", channel="sms") == 2
+            history = subprocess.run(cli + ["history", "0123456789"], env=env, capture_output=True, text=True,
+                                     timeout=60)
+            assert history.returncode == 0, history.stdout + history.stderr
+            assert "notifications of 0123456789" in history.stdout and history.stdout.count("payment_sent") == 3
         finally:
             await conn.close()
 
