@@ -163,3 +163,17 @@ async def test_a_run_killed_with_sigkill_in_the_middle_of_a_chunk_and_run_again_
         rerun = await run_accrual(arrears_pool, date(2025, 9, 10))
         assert (rerun.chunks_done, rerun.assessed) == (chunks, expected_total("2025-09-10"))
         assert sum((await assessed_once_each(conn)).values()) == expected_total("2025-09-10")
+
+
+async def test_a_later_date_first_finishes_a_run_left_half_done_so_no_day_is_charged_twice(isolated, arrears_pool):
+    async with arrears_pool.acquire() as conn:
+        await owe_everyone(conn)
+        crashed = start_run_process(isolated, "2025-09-10", 4, failpoints=FAIL_AFTER_CHUNK)
+        assert crashed.wait(60) == failpoints.EXIT_CODE, crashed.stdout.read().decode()
+        later = await run(arrears_pool, "2025-09-12")
+        assert later.assessed == expected_total("2025-09-12") - expected_total("2025-09-10")
+        finished = await conn.fetch("SELECT business_date FROM arrears.accrual_runs WHERE finished_at IS NOT NULL "
+                                    "ORDER BY 1")
+        assert [r[0] for r in finished] == [date(2025, 9, 10), date(2025, 9, 12)]
+        total = await conn.fetchval("SELECT sum(amount) FROM arrears.interest_postings")
+        assert total == expected_total("2025-09-12")
