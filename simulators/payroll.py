@@ -60,6 +60,7 @@ class EmployerMonth:
     revisions: dict[str, int] = field(default_factory=dict)  # worker code -> latest revision
     owed: dict[str, int] = field(default_factory=dict)       # fund -> amount (employer + employee parts)
     broken_rows: int = 0
+    below_floor: int = 0   # valid declarations (any revision) below the regional minimum wage: each is flagged
     payments: list[Payment] = field(default_factory=list)
 
     @property
@@ -79,6 +80,10 @@ class Ledger:
 
     def of(self, employer: str, period: str) -> EmployerMonth:
         return self.months.setdefault((employer, period), EmployerMonth(employer, period))
+
+
+def _floor(employer: Employer, period: str) -> int:
+    return law.wages(period)[1][employer.region - 1]
 
 
 def _recompute(month: EmployerMonth, employer: Employer) -> None:
@@ -113,7 +118,7 @@ def _broken(envelope: dict, rng: random.Random) -> dict:
 
 def declare(population: Population, period: str, previous: str | None, ledger: Ledger, seed: int) -> list[Sent]:
     """The month's declarations for ``period``, plus corrections of ``previous``; recorded in ``ledger``."""
-    rng = random.Random(f"{seed}/declare/{period}")
+    rng = random.Random(f"{seed}/{population.prefix}/declare/{period}")
     when = datetime.combine(law.first_day(period) + timedelta(days=40), datetime.min.time(), HANOI)
     sent: list[Sent] = []
     for employer in population.employers:
@@ -125,6 +130,7 @@ def declare(population: Population, period: str, previous: str | None, ledger: L
                 sent.append(Sent(DECLARATIONS, employer.code.encode(), encode(_broken(envelope, rng)), valid=False))
                 continue
             month.declared[worker.code], month.revisions[worker.code] = worker.salary, 0
+            month.below_floor += worker.salary < _floor(employer, period)
             sent.append(Sent(DECLARATIONS, employer.code.encode(), encode(envelope)))
         _recompute(month, employer)
         if previous is not None:
@@ -141,6 +147,7 @@ def _corrections(employer: Employer, month: EmployerMonth, rng: random.Random, w
         salary = max(1_000_000, int(month.declared[code] * rng.choice((0.9, 1.1, 1.25))) // 1000 * 1000)
         revision = month.revisions[code] + 1
         month.declared[code], month.revisions[code] = salary, revision
+        month.below_floor += salary < _floor(employer, month.period)
         envelope = _declaration(employer, workers[code], month.period, salary, revision, rng, when)
         sent.append(Sent(DECLARATIONS, employer.code.encode(), encode(envelope)))
     if sent:
@@ -148,15 +155,18 @@ def _corrections(employer: Employer, month: EmployerMonth, rng: random.Random, w
     return sent
 
 
-def pay(population: Population, period: str, ledger: Ledger, seed: int) -> list[Sent]:
-    """Each employer's payment for ``period`` as its habit says, reported by its bank; recorded in ``ledger``."""
-    rng = random.Random(f"{seed}/pay/{period}")
+def pay(population: Population, period: str, ledger: Ledger, seed: int, not_after: date | None = None) -> list[Sent]:
+    """Each employer's payment for ``period`` as its habit says, reported by its bank; recorded in ``ledger``.
+    ``not_after`` (today, in a demo) bounds value dates: a bank reports no money from the future."""
+    rng = random.Random(f"{seed}/{population.prefix}/pay/{period}")
     due = law.due_date(period)
     fields: list[Sent] = []
     for_camt: dict[tuple[str, date], list[camt054.Transfer]] = {}
     for employer in population.employers:
         month = ledger.of(employer.code, period)
         amount, value_date = _habit(employer.habit, month.total_owed, due, rng)
+        if not_after is not None:
+            value_date = min(value_date, not_after)
         if amount <= 0:
             continue
         reference = f"FT{period.replace('-', '')}{employer.code}"
@@ -173,7 +183,7 @@ def pay(population: Population, period: str, ledger: Ledger, seed: int) -> list[
         envelope = new_envelope(message, f"bank-{employer.bank_bin}", occurred_at=_booked(value_date),
                                 event_id=uuid.UUID(int=rng.getrandbits(128), version=4))
         fields.append(Sent(REMITTANCES, employer.code.encode(), encode(envelope)))
-    return fields + _camt_documents(for_camt, period, rng)
+    return fields + _camt_documents(for_camt, period, rng, population.prefix)
 
 
 def _habit(habit: str, owed: int, due: date, rng: random.Random) -> tuple[int, date]:
@@ -190,14 +200,17 @@ def _habit(habit: str, owed: int, due: date, rng: random.Random) -> tuple[int, d
 
 
 def _camt_documents(transfers: dict[tuple[str, date], list[camt054.Transfer]], period: str,
-                    rng: random.Random) -> list[Sent]:
+                    rng: random.Random, run: str) -> list[Sent]:
+    """One document per bank and value date. References carry the run's employer prefix: banks never reuse
+    one, and two demo runs on one platform must not either."""
     sent = []
+    month = period.replace("-", "")
     for number, ((bank_bin, value_date), batch) in enumerate(sorted(transfers.items())):
         entries = []
         for start in range(0, len(batch), BATCH):
-            entries.append((f"FT{period.replace('-', '')}B{number:04d}{start // BATCH:03d}", value_date,
+            entries.append((f"FT{run}{month}B{number:04d}{start // BATCH:03d}", value_date,
                             batch[start:start + BATCH]))
-        document = camt054.notification(f"N{bank_bin}{period.replace('-', '')}{number:05d}", value_date, entries)
+        document = camt054.notification(f"N{bank_bin}{run}{month}{number:05d}", value_date, entries)
         envelope = new_envelope(CreditNotificationReceived(bank_bin=bank_bin, document=document),
                                 f"bank-{bank_bin}", occurred_at=_booked(value_date),
                                 event_id=uuid.UUID(int=rng.getrandbits(128), version=4))

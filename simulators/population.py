@@ -69,6 +69,7 @@ class Beneficiary:
 @dataclass
 class Population:
     seed: int
+    prefix: str = "SIM"
     employers: list[Employer] = field(default_factory=list)
     beneficiaries: list[Beneficiary] = field(default_factory=list)
 
@@ -105,13 +106,14 @@ def _salary(rng: random.Random, region: int) -> int:
 
 
 def build(seed: int, employers: int, workers: int, beneficiaries: int, prefix: str = "SIM") -> Population:
-    """The same arguments give the same population. ``prefix`` (capital letters) keeps two runs' employers apart."""
+    """The same arguments give the same population. ``prefix`` (capital letters) keeps two runs apart: their
+    employer codes and the event ids the simulators derive from it (a platform drops a repeated event id)."""
     if not (prefix.isascii() and prefix.isalnum() and prefix.isupper() and 1 <= len(prefix) <= 7):
         raise ValueError("prefix must be 1-7 capital letters or digits")
     if employers < 1 or workers < employers:
         raise ValueError("need at least one employer and one worker per employer")
     rng = random.Random(seed)
-    population = Population(seed)
+    population = Population(seed, prefix)
     codes = rng.sample(range(10**9, 10**10), workers + beneficiaries)  # distinct 10-digit insurance codes
     sizes = _sizes(rng, employers, workers)
     habits, habit_weights = zip(*PAYMENT_HABITS)

@@ -60,7 +60,7 @@ def award_id(beneficiary: Beneficiary) -> str:
 
 def open_awards(population: Population, period: str, registry: Registry, seed: int) -> list[Sent]:
     """Every beneficiary's award (from ``period``) and contact details."""
-    rng = random.Random(f"{seed}/awards/{period}")
+    rng = random.Random(f"{seed}/{population.prefix}/awards/{period}")
     when = datetime(int(period[:4]), int(period[5:]), 1, 9, tzinfo=HANOI) - timedelta(days=10)
     sent = []
     for person in population.beneficiaries:
@@ -79,7 +79,7 @@ def open_awards(population: Population, period: str, registry: Registry, seed: i
 
 def month_changes(population: Population, period: str, registry: Registry, seed: int) -> list[Sent]:
     """Before ``period`` is paid: some awards suspended, some beneficiaries deceased, some new accounts."""
-    rng = random.Random(f"{seed}/changes/{period}")
+    rng = random.Random(f"{seed}/{population.prefix}/changes/{period}")
     when = datetime(int(period[:4]), int(period[5:]), 1, 9, tzinfo=HANOI) - timedelta(days=5)
     sent = []
     for person in population.beneficiaries:

@@ -11,6 +11,8 @@ from ansinh.runtime.retry import retry_transient
 from schemas.topics import CATALOGUE, DLQ_RETENTION_MS
 
 TOPIC_ALREADY_EXISTS = 36
+# One partition per DLQ: dead letters are rare, and operators read them in the order they arrived.
+DLQ_PARTITIONS = 1
 DLQ_CONFIG = {"retention.ms": str(DLQ_RETENTION_MS)}
 
 
@@ -26,7 +28,7 @@ def planned(prefix: str = "") -> list[PhysicalTopic]:
     for spec in CATALOGUE:
         topics.append(PhysicalTopic(prefix + spec.name, spec.partitions, dict(spec.config)))
         if spec.dlq:
-            topics.append(PhysicalTopic(prefix + spec.dlq, 1, dict(DLQ_CONFIG)))
+            topics.append(PhysicalTopic(prefix + spec.dlq, DLQ_PARTITIONS, dict(DLQ_CONFIG)))
     return topics
 
 

@@ -144,3 +144,16 @@ def test_the_registry_pays_no_one_after_death_or_suspension_and_one_offs_once():
     february = registry.expected_payments(awards, "2026-02")
     assert not (stopped | one_offs) & set(february)
     assert one_offs <= set(registry.expected_payments(awards, "2026-01"))
+
+
+def test_two_runs_with_the_same_seed_but_another_prefix_share_no_event_id_or_bank_reference():
+    def ids(prefix):
+        population, ledger = build(4, employers=30, workers=300, beneficiaries=20, prefix=prefix), payroll.Ledger()
+        sent = payroll.declare(population, "2025-07", None, ledger, 4) + payroll.pay(population, "2025-07", ledger, 4)
+        sent += registry.open_awards(population, "2026-01", registry.Registry(), 4)
+        envelopes = [json.loads(s.value) for s in sent]
+        return ({e["event_id"] for e in envelopes},
+                {e["payload"].get("bank_reference") for e in envelopes} - {None})
+    first, second = ids("RUNA"), ids("RUNB")
+    assert not first[0] & second[0] and not first[1] & second[1]
+    assert ids("RUNA") == first
