@@ -95,12 +95,15 @@ def _days(due: str, which: str) -> str:
 
 
 # 1. Overdue: candidates are debts unpaid today or paid after the business date (core's partial index
-# debts_to_accrue covers "principal > paid").
+# debts_to_accrue covers "principal > paid"), of periods not announced yet: an announced period is skipped
+# before any sum (else every night would re-check, and row-lock through ON CONFLICT, every overdue period).
 _OVERDUE_CTES = f"""
     unpaid AS (
         SELECT d.employer_code, d.period, min(d.due_date) AS due_date, sum({unpaid_as_of()}) AS unpaid
         FROM {SCHEMA}.debts d
         WHERE d.due_date IS NOT NULL AND d.due_date < $1 AND (d.principal > d.paid OR d.last_value_date > $1)
+          AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.period_status s WHERE s.employer_code = d.employer_code
+                          AND s.period = d.period AND s.overdue_on IS NOT NULL)
         GROUP BY d.employer_code, d.period
         HAVING sum({unpaid_as_of()}) > 0
     ),
