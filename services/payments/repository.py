@@ -368,19 +368,15 @@ def _json_rows(text: str) -> list[dict]:
 
 
 # ---- pain.001 batches of a run --------------------------------------------------------------------------------
-async def banks_without_batches(conn: asyncpg.Connection, period: date) -> list[tuple[str, int, int]]:
-    """(BIN, count, VND) of each bank of the run whose pain.001 batch is not recorded yet (first attempts only:
-    retries travel in their own batches)."""
-    rows = await conn.fetch(
-        "SELECT bank_bin, count(*) AS n, sum(amount) AS amount FROM payments WHERE run_period = $1 "
-        "AND channel = 'bank' AND attempt = 1 AND state NOT IN ('created', 'approved', 'stopped') "
-        "AND NOT EXISTS (SELECT 1 FROM bank_batches b WHERE b.run_period = $1 AND b.bank_bin = payments.bank_bin) "
-        "GROUP BY bank_bin ORDER BY bank_bin", period)
-    return [(r["bank_bin"], r["n"], int(r["amount"])) for r in rows]
-
-
-async def bank_transfers(conn: asyncpg.Connection, period: date, bank_bin: str) -> list[asyncpg.Record]:
+async def unbatched_transfers(conn: asyncpg.Connection, period: date, after: int,
+                              up_to: int | None) -> list[asyncpg.Record]:
+    """The run's first-attempt bank payments with ids in (after, up_to] that have left and are in no pain.001
+    part yet (retries travel in their own batches), by bank then id, each with its bank's count and VND over
+    the same rows, computed by the database (the batch builder checks its items against them)."""
     return await conn.fetch(
-        "SELECT payment_id, amount, account_name, bank_bin, account_number FROM payments WHERE run_period = $1 "
-        "AND channel = 'bank' AND bank_bin = $2 AND attempt = 1 AND state NOT IN ('created', 'approved', 'stopped') "
-        "ORDER BY id", period, bank_bin)
+        "SELECT p.id, p.payment_id, p.amount, p.account_name, p.bank_bin, p.account_number, "
+        "count(*) OVER w AS bank_count, sum(p.amount) OVER w AS bank_amount FROM payments p "
+        "WHERE p.run_period = $1 AND p.id > $2 AND ($3::bigint IS NULL OR p.id <= $3) AND p.channel = 'bank' "
+        "AND p.attempt = 1 AND p.state NOT IN ('created', 'approved', 'stopped') "
+        "AND NOT EXISTS (SELECT 1 FROM bank_batch_items i WHERE i.payment_id = p.payment_id) "
+        "WINDOW w AS (PARTITION BY p.bank_bin) ORDER BY p.bank_bin, p.id", period, after, up_to)

@@ -3,6 +3,7 @@ through the outbox, set-based chunks). Each step can be repeated or resumed afte
 sending anything twice: the unique key (award_id, period) and the run's cursors see to it."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -182,6 +183,8 @@ class Runs:
         cursor, done, total = run["send_cursor"], run["sent_payments"], run["total_payments"]
         occurred_at = datetime.now(timezone.utc).isoformat()
         self._progress("send", done, total, progress)
+        created_at = datetime.now(timezone.utc).replace(microsecond=0)
+        batching: asyncio.Task | None = None
         while True:
             async with self.pool_of().acquire() as conn, conn.transaction():
                 chunk = await repo.send_chunk(conn, period, cursor, self.settings.chunk, occurred_at,
@@ -189,42 +192,55 @@ class Runs:
             if chunk["last"] is None:
                 break
             failpoints.hit("payments.send.after_chunk")
-            cursor = chunk["last"]
+            after, cursor = cursor, chunk["last"]
             for row in json.loads(chunk["sent"]):
                 metrics.PAYMENTS_SENT.labels(row["channel"]).inc(row["n"])
                 metrics.AMOUNT_SENT_VND.labels(row["channel"]).inc(row["amount"])
                 done += row["n"]
             self._progress("send", min(done, total), total, progress)
-        orders_s = time.monotonic() - started
-        await self._send_batches(period, run, progress)
-        log.info("run %s: %d payments sent in %.1f s, pain.001 batches in %.1f s", period_text(period), done, orders_s,
-                 time.monotonic() - started - orders_s)
+            # The chunk's pain.001 parts are built (in a thread) while the next chunk runs in the database.
+            if batching is not None:
+                await batching
+            batching = asyncio.create_task(self._batch(period, run, after, cursor, created_at))
+        if batching is not None:
+            await batching
+        await self._batch(period, run, 0, None, created_at)  # whatever a crash left sent but not batched
+        log.info("run %s: %d payments sent with their pain.001 batches in %.1f s", period_text(period), done,
+                 time.monotonic() - started)
         async with self.pool_of().acquire() as conn, conn.transaction():
             await repo.finish_sending(conn, period)
             await self._refresh_state_gauges(conn, period)
         metrics.RUN_SECONDS.labels("send").observe(time.monotonic() - started)
         return await self.view(period)
 
-    async def _send_batches(self, period: date, run, progress: Progress | None) -> None:
-        """Per bank, the run's pain.001 batch (split under 1 MB), recorded and written to the outbox in one
-        transaction; a bank whose batch is recorded is skipped, so a resumed run sends no batch twice. A batch
-        whose items do not add up to the bank's count and total is refused (BatchDoesNotAddUp) before that."""
+    async def _batch(self, period: date, run, after: int, up_to: int | None, created_at: datetime) -> None:
+        """pain.001 parts (split under 1 MB) for each bank's payments of a range of the run that left and are in
+        no part yet; recorded with their items and written to the outbox in one transaction, so a payment is in
+        one part only, even after a crash. A bank's parts that do not add up to the count and VND the database
+        gives for them are refused (BatchDoesNotAddUp): nothing of the range is then recorded or sent."""
         async with self.pool_of().acquire() as conn:
-            banks = await repo.banks_without_batches(conn, period)
-        created_at = datetime.now(timezone.utc).replace(microsecond=0)
-        for done, (bank_bin, count, amount) in enumerate(banks, start=1):
-            async with self.pool_of().acquire() as conn, conn.transaction():
-                rows = await repo.bank_transfers(conn, period, bank_bin)
-                parts = pain001.build_batches(
-                    self.settings.debtor, bank_bin, run["execution_date"],
-                    [pain001.TransferItem(r["payment_id"], r["amount"], r["account_name"], r["bank_bin"],
-                                          r["account_number"], f"BHXH {period_text(period)}") for r in rows],
-                    message_id_prefix=f"PMT-{period:%Y%m}-{bank_bin}", created_at=created_at,
-                    declared=(count, amount))
-                await reconcile.record_parts(conn, period, parts,
-                                             {r["payment_id"]: (r["payment_id"], 1, r["amount"]) for r in rows})
-                await outbox.append(conn, SCHEMA, [self._batch_event(p, run["correlation_id"]) for p in parts])
-            self._progress("batches", done, len(banks), progress)
+            rows = await repo.unbatched_transfers(conn, period, after, up_to)
+        if not rows:
+            return
+        banks: dict[str, list] = {}
+        for r in rows:
+            banks.setdefault(r["bank_bin"], []).append(r)
+        parts = await asyncio.to_thread(self._build, period, run["execution_date"], banks, created_at)
+        async with self.pool_of().acquire() as conn, conn.transaction():
+            await reconcile.record_parts(conn, period, parts,
+                                         {r["payment_id"]: (r["payment_id"], 1, r["amount"]) for r in rows})
+            await outbox.append(conn, SCHEMA, [self._batch_event(p, run["correlation_id"]) for p in parts])
+
+    def _build(self, period: date, execution_date: date, banks: dict[str, list], created_at: datetime) -> list:
+        parts = []
+        for bank_bin, rows in banks.items():
+            parts += pain001.build_batches(
+                self.settings.debtor, bank_bin, execution_date,
+                [pain001.TransferItem(r["payment_id"], r["amount"], r["account_name"], r["bank_bin"],
+                                      r["account_number"], f"BHXH {period_text(period)}") for r in rows],
+                message_id_prefix=f"P{period:%Y%m}-{bank_bin}-{rows[0]['id']}", created_at=created_at,
+                declared=(rows[0]["bank_count"], int(rows[0]["bank_amount"])))
+        return parts
 
     @staticmethod
     def _batch_event(part, correlation_id) -> outbox.OutboxMessage:

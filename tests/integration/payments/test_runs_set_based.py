@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import date
 
 import pytest
@@ -126,14 +127,18 @@ async def test_an_approved_run_sends_one_order_per_payment_and_each_event_reads_
         for e in events:
             if e["type"] == "PaymentSent":
                 assert "account_number" not in e["payload"]
-        # and one pain.001 batch per bank, adding up to that bank's orders, valid against the official XSD
-        batches = by_type["PaymentBatchIssued"]
-        assert sorted(b.bank_bin for b in batches) == ["970415", "970418", "970436"]
+        # and pain.001 batches (one per bank and chunk sent) adding up to each bank's orders, valid against the
+        # official XSD, every payment in exactly one of them
+        batches, xsd = by_type["PaymentBatchIssued"], xmlschema.XMLSchema(PAIN001_XSD)
+        assert {b.bank_bin for b in batches} == {"970415", "970418", "970436"}
+        for bank in ("970415", "970418", "970436"):
+            mine, theirs = [o for o in orders if o.bank_bin == bank], [b for b in batches if b.bank_bin == bank]
+            assert (sum(b.number_of_transactions for b in theirs), sum(b.control_sum for b in theirs)) == \
+                (len(mine), sum(o.amount for o in mine))
         for b in batches:
-            mine = [o for o in orders if o.bank_bin == b.bank_bin]
-            assert (b.number_of_transactions, b.control_sum) == (len(mine), sum(o.amount for o in mine))
-            xmlschema.XMLSchema(PAIN001_XSD).validate(b.document)
-            assert all(f"<EndToEndId>{o.payment_id}</EndToEndId>" in b.document for o in mine)
+            xsd.validate(b.document)
+        carried = [e2e for b in batches for e2e in re.findall(r"<EndToEndId>([^<]+)</EndToEndId>", b.document)]
+        assert sorted(carried) == sorted(o.payment_id for o in orders)
 
 
 async def test_the_summary_shows_totals_and_explains_the_difference_from_last_month(isolated):
