@@ -279,8 +279,8 @@ async def begin_sending(conn: asyncpg.Connection, period: date) -> None:
 
 
 # One chunk of sending (the run is approved): the next `limit` payments of the run by id after the cursor;
-# those not stopped become sent, and their events are written to the outbox by the same statement (no Python loop): a bank order per
-# bank payment (payments.orders, keyed by BIN), a cash order per cash payment (payments.cash-orders, keyed by
+# those not stopped become sent, and their events are written to the outbox by the same statement (no Python
+# loop): a bank order per bank payment (payments.orders, keyed by BIN), a cash order per cash payment (payments.cash-orders, keyed by
 # paying office, with its office's cash window), and PaymentSent for each (payments.events, keyed by
 # beneficiary). Event ids are derived from the payment id and attempt, so the same order can never be
 # written twice (outbox.event_id is unique). No ORDER BY: nothing orders events of different payments.
@@ -343,8 +343,8 @@ async def send_chunk(conn: asyncpg.Connection, period: date, cursor: int, limit:
                               po_from.isoformat(), po_until.isoformat())
     if row["last"] is not None:
         sent = sum(x["n"] for x in _json_rows(row["sent"]))
-        await conn.execute("UPDATE runs SET send_cursor = greatest(send_cursor, $2), sent_payments = sent_payments + $3 "
-                           "WHERE period = $1", period, row["last"], sent)
+        await conn.execute("UPDATE runs SET send_cursor = greatest(send_cursor, $2), "
+                           "sent_payments = sent_payments + $3 WHERE period = $1", period, row["last"], sent)
         await conn.execute(f"NOTIFY {SCHEMA}_outbox")
     return row
 

@@ -111,7 +111,7 @@ class Runs:
     @staticmethod
     async def _difference(conn: asyncpg.Connection, period: date) -> dict:
         rows = await repo.difference_rows(conn, period, previous_period(period))
-        new, changed, ended, same = Total(), Total(), {}, Total()
+        new, changed, ended = Total(), Total(), {}
         previous, current, delta = Total(), Total(), 0
         for kind, n, cur, prev in rows:
             previous += Total(n if kind != "new" else 0, prev)
