@@ -38,7 +38,7 @@ from ansinh.runtime.decoding import Decoder, Incoming
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.errors import DecodeError, PermanentError, error_name, failure_reason
 from ansinh.runtime.logs import correlation_id
-from ansinh.runtime.metrics import BATCH_SECONDS, BISECTIONS, CONSUMED, DEAD_LETTERS_IN_A_ROW
+from ansinh.runtime.metrics import BATCH_SECONDS, BISECTIONS, CONSUMED, DEAD_LETTERS_IN_A_ROW, RECEIVED
 from ansinh.runtime.retry import retry_transient
 
 log = logging.getLogger("ansinh.runtime.consumer")
@@ -103,6 +103,7 @@ class BatchConsumer:
                     prepared = part if prepared is None else prepared + part
             decoded += chunk
             await asyncio.sleep(0)  # let an in-flight transaction take its next step
+        RECEIVED.labels(self.service, self.topic).inc(len(batch))  # once, even when until_done repeats accept
         return Accepted(decoded, prepared, started)
 
     async def _undecodable(self, raw: RawMessage, exc: Exception) -> None:

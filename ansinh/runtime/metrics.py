@@ -7,7 +7,11 @@ from prometheus_client import Counter, Gauge, Histogram
 # Messages routed to a dead-letter topic, by source topic, error class and stage (decode, prepare, transaction).
 DLQ_MESSAGES = Counter("ansinh_dlq_messages_total", "Messages sent to a dead-letter topic",
                        ["service", "topic", "error_class", "stage"])
-# Messages a consumer received, by outcome (processed, duplicate, dead_lettered).
+# Messages a consumer took in from its topic (before decoding): "messages in"; processed + dead_lettered
+# catch up with it once the batch is settled.
+RECEIVED = Counter("ansinh_received_messages_total", "Messages received from a consumed topic",
+                   ["service", "topic"])
+# Messages a consumer settled, by outcome (processed, dead_lettered).
 CONSUMED = Counter("ansinh_consumed_messages_total", "Messages consumed, by outcome",
                    ["service", "topic", "outcome"])
 # Time to handle one batch of messages (decode, transaction, outbox).
@@ -45,3 +49,8 @@ PRUNED = Counter("ansinh_pruned_rows_total", "Rows pruned after the retention", 
 CONSUMER_LAG = Gauge("ansinh_consumer_lag_messages", "Messages not yet consumed", ["service", "topic"])
 # 1 when the service is ready (database and Kafka reachable, migrations applied).
 READY = Gauge("ansinh_ready", "1 when the service is ready", ["service"])
+# Connections of the service's asyncpg pool, by state (in_use, idle); refreshed on every scrape of /metrics.
+DB_POOL_CONNECTIONS = Gauge("ansinh_db_pool_connections", "Database pool connections, by state",
+                            ["service", "state"])
+# The pool's ceiling (ANSINH_POOL_SIZE): in_use at this value means handlers wait for a connection.
+DB_POOL_MAX = Gauge("ansinh_db_pool_max_connections", "Database pool size limit", ["service"])

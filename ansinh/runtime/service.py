@@ -29,7 +29,7 @@ from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import DeadLetters, RawMessage
 from ansinh.runtime.lag import lag_of
 from ansinh.runtime import health, kafka_records, probes
-from ansinh.runtime.metrics import CONSUMER_LAG
+from ansinh.runtime.metrics import CONSUMER_LAG, DB_POOL_CONNECTIONS, DB_POOL_MAX
 from ansinh.runtime.outbox import Flushed, OutboxRelay, new_producer
 from ansinh.runtime.prune import Pruner, retention
 from ansinh.runtime.settings import ServiceSettings
@@ -95,6 +95,15 @@ class ServiceRuntime(mode.Service):
         return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
                              handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable,
                              prepare=prepare, dead_letter_limit=self.settings.dead_letter_limit)
+
+    def observe_pool(self) -> None:
+        """Pool use as of this scrape (asyncpg counts its own connections; no query)."""
+        if self.pool is None:
+            return
+        size, idle = self.pool.get_size(), self.pool.get_idle_size()
+        DB_POOL_CONNECTIONS.labels(self.settings.service, "in_use").set(size - idle)
+        DB_POOL_CONNECTIONS.labels(self.settings.service, "idle").set(idle)
+        DB_POOL_MAX.labels(self.settings.service).set(self.pool.get_max_size())
 
     async def _monitor_lag(self) -> None:
         """Every 10 s: per topic, end offsets minus the group's committed offsets."""
@@ -164,6 +173,7 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(web, request):
+        runtime.observe_pool()
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     return app
