@@ -149,9 +149,9 @@ class Dispatcher:
 
     async def _claim(self, conn: asyncpg.Connection, channel: str) -> list[asyncpg.Record]:
         clock, now = monotonic.monotonic(), self.now()
-        limits = {channel: min(self.settings.delivery_batch, self.buckets[channel].available(clock))}
+        limit = min(self.settings.delivery_batch, self.buckets[channel].available(clock))
         async with conn.transaction():
-            rows = await repo.claim(conn, limits, now)
+            rows = await repo.claim(conn, channel, limit, now)
             quiet, due = [], []
             for row in rows:
                 until = self._quiet_until(row, now)

@@ -7,27 +7,26 @@ from typing import Sequence
 
 import asyncpg
 
-# Due pending rows of each channel, at most its limit, oldest due first; rows another dispatcher holds are
-# skipped. The contact's SMS quiet hours come along (LEFT JOIN: a participant may have none).
+# A channel's due pending rows, oldest due first, at most its limit; rows another dispatcher holds are skipped.
+# The channel is a plain parameter (not a lateral join) so the planner uses notifications_due_by_channel: with
+# 100,000 e-mails due, an SMS claim through the lateral form scanned them all (170 ms; EXPLAIN ANALYZE).
+# The contact's SMS quiet hours come along (LEFT JOIN: a participant may have none).
 CLAIM = """
 SELECT n.id, n.event_id, n.participant_code, n.channel, n.type, n.recipient, n.subject, n.body, n.attempts,
        n.replays, n.triggered_at, c.quiet_from, c.quiet_until
-FROM unnest($1::text[], $2::int[]) AS q(channel, lim)
-CROSS JOIN LATERAL (
-    SELECT * FROM notifications
-    WHERE state = 'pending' AND channel = q.channel AND next_attempt_at <= $3
-    ORDER BY next_attempt_at LIMIT q.lim
-    FOR UPDATE SKIP LOCKED) n
+FROM (SELECT * FROM notifications
+      WHERE state = 'pending' AND channel = $1 AND next_attempt_at <= $2
+      ORDER BY next_attempt_at LIMIT $3
+      FOR UPDATE SKIP LOCKED) n
 LEFT JOIN contacts c ON c.participant_code = n.participant_code
 """
 
 
-async def claim(conn: asyncpg.Connection, limits: dict[str, int], now: datetime) -> list[asyncpg.Record]:
+async def claim(conn: asyncpg.Connection, channel: str, limit: int, now: datetime) -> list[asyncpg.Record]:
     """Lock due rows (call inside a transaction, then ``mark_sending`` / ``defer`` them)."""
-    channels = [c for c, n in limits.items() if n > 0]
-    if not channels:
+    if limit <= 0:
         return []
-    return await conn.fetch(CLAIM, channels, [limits[c] for c in channels], now)
+    return await conn.fetch(CLAIM, channel, now, limit)
 
 
 async def mark_sending(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
