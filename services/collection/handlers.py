@@ -5,6 +5,7 @@ claimed in the inbox, so a redelivery re-checks them.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -116,7 +117,8 @@ class Collection:
         accepted: list[tuple[DeclareSalary, Assessment, tuple]] = []
         today = self.business_date()
         now = datetime.now(timezone.utc).isoformat()
-        for item in batch:
+        ids = event_ids(len(batch))
+        for item, event_id in zip(batch, ids):
             command = declare_salary(item.message, item.envelope.event_id, item.envelope.correlation_id)
             try:
                 check_declaration(self.law, command.declaration, today)
@@ -134,7 +136,7 @@ class Collection:
             d = command.declaration
             accepted.append((command, assessment, (
                 repo.assessment_row(assessment, d.worker_name, d.citizen_id, d.funds),
-                self._assessed_event(command, revise(None, assessment), now))))
+                self._assessed_event(command, revise(None, assessment), now, event_id))))
         return refused, accepted
 
     async def _assess(self, conn: asyncpg.Connection, fresh) -> _Effects:
@@ -190,7 +192,8 @@ class Collection:
             (metrics.ASSESSED_VND if up else metrics.REDUCED_VND).labels(fund).inc(amount)
 
     @staticmethod
-    def _assessed_event(command: DeclareSalary, outcome, occurred_at: str | None = None) -> outbox.OutboxMessage:
+    def _assessed_event(command: DeclareSalary, outcome, occurred_at: str | None = None,
+                        event_id: str | None = None) -> outbox.OutboxMessage:
         """``ContributionAssessed`` or ``ContributionAdjusted``, built as a dict (the hot path: one per
         declaration); tests/unit/collection/test_events.py decodes both with their models."""
         a, d = outcome.assessment, command.declaration
@@ -210,7 +213,7 @@ class Collection:
                 "total_delta": outcome.delta_total}
         return outbox.event_from_dict(ASSESSMENTS, a.employer_code, kind, payload, PRODUCER,
                                       correlation_id=command.correlation_id, causation_id=command.event_id,
-                                      occurred_at=occurred_at)
+                                      occurred_at=occurred_at, event_id=event_id)
 
     async def _release_and_use_credit(self, conn: asyncpg.Connection, balances: dict[str, int],
                                       released: list[tuple[str, Period, str, int]]) -> list[outbox.OutboxMessage]:
@@ -426,6 +429,17 @@ class Collection:
         return outbox.event(ALLOCATIONS, employer, message, PRODUCER,
                             correlation_id=command.correlation_id if command else None,
                             causation_id=command.event_id if command else None)
+
+
+def event_ids(n: int) -> list[str]:
+    """``n`` random (version 4) UUIDs, as text, from one read of the OS's random source: ``uuid4()`` makes a
+    system call and a ``UUID`` object per id, then the envelope formats it again, several µs a declaration."""
+    hexes = os.urandom(16 * n).hex()
+    return [f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+            for h in (hexes[i:i + 32] for i in range(0, 32 * n, 32))]
+
+
+_VARIANT = {f"{i:x}": "89ab"[i & 3] for i in range(16)}  # RFC 4122 variant: the top two bits are 10
 
 
 @dataclass
