@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ansinh.runtime import auth
 from ansinh.runtime.openapi import Api, Call, write_document
 from services.collection import http
+from services.collection.commands import AssignReceipt
+from services.collection.domain.errors import ReceiptNotFound
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 EMPLOYER_CODE = r"^[A-Z0-9]{2,15}$"
@@ -140,6 +142,13 @@ class ReceiptPath(BaseModel):
     receipt_id: str = Field(max_length=40)
 
 
+def assignment(receipt_id: str, body: Assignment) -> AssignReceipt:
+    """The command for an operator's validated assignment; a receipt id that is not one is simply not found."""
+    if not http.RECEIPT_ID.fullmatch(receipt_id):
+        raise ReceiptNotFound(f"no unidentified receipt {receipt_id[:20]!r}")
+    return AssignReceipt(int(receipt_id), body.employer_code, body.reason)
+
+
 def build(runtime, handlers) -> Api:
     api = Api("ansinh collection", "1.1.0", runtime, errors=http.STATUS,
               description="Contributions assessed and paid, per employer and worker; unidentified receipts.")
@@ -171,7 +180,7 @@ def build(runtime, handlers) -> Api:
     async def assign_receipt(call: Call) -> Assigned:
         """Allocated as the employer's payment with its original payment id and value date, in one transaction
         with the audit row (who, when, why)."""
-        command = http.assignment(call.params.receipt_id, call.body)
+        command = assignment(call.params.receipt_id, call.body)
         return Assigned.model_validate(await handlers.assign_receipt(call.principal, command))
 
     return api

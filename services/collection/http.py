@@ -9,17 +9,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import asyncpg
 
 from services.collection import repository as repo
-from services.collection.commands import AssignReceipt
 from services.collection.domain.errors import ReceiptAlreadyAssigned, ReceiptNotFound, UnknownEmployer
 from services.collection.domain.model import Period
-
-if TYPE_CHECKING:
-    from services.collection.api import Assignment
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 RECEIPT_ID = re.compile(r"[0-9]{1,18}")  # bigserial; ASCII digits only
@@ -92,10 +87,3 @@ def suspense_list(receipts, status: str) -> dict:
               **({"assigned_to": r["assigned_to"], "assigned_at": r["assigned_at"].isoformat()}
                  if r["assigned_to"] else {})} for r in receipts]
     return {"status": status, "count": len(items), "total_vnd": sum(i["amount"] for i in items), "receipts": items}
-
-
-def assignment(receipt_id: str, body: "Assignment") -> AssignReceipt:
-    """The command for an operator's validated assignment; a receipt id that is not one is simply not found."""
-    if not RECEIPT_ID.fullmatch(receipt_id):
-        raise ReceiptNotFound(f"no unidentified receipt {receipt_id[:20]!r}")
-    return AssignReceipt(int(receipt_id), body.employer_code, body.reason)

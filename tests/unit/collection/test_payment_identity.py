@@ -10,8 +10,7 @@ from pydantic import ValidationError
 from services.collection.commands import AssignReceipt, recorded_payment_id
 from services.collection.domain.errors import InvalidRemittance, PaymentIdConflict, ReceiptNotFound
 from services.collection.handlers import check_same_payment
-from services.collection.api import Assignment
-from services.collection.http import assignment
+from services.collection.api import Assignment, assignment
 
 RECORDED = {"employer_code": "DN0001", "amount": 1_000_000, "value_date": date(2025, 8, 20)}
 
