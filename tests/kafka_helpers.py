@@ -80,23 +80,29 @@ async def assigned_topics(bootstrap: str, group_prefix: str) -> dict[str, set[st
 
 async def uncommitted(bootstrap: str, group_prefix: str, topics: list[str]) -> dict[str, int]:
     """Per topic: records not yet committed by the consumer groups whose ids start with ``group_prefix``
-    (end offset minus the highest committed offset of any of those groups, summed over partitions)."""
+    (end offset minus the committed offset of the slowest group reading the topic, summed over partitions).
+
+    A service may read one topic in several groups (arrears: the ledger and the ops side's consumers): the
+    topic is done only when every one of them is. The groups reading a topic are those holding its partitions
+    now or having committed offsets of it; one that holds it and has committed nothing counts as 0."""
+    holding = await assigned_topics(bootstrap, group_prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
     await probe.start()
     try:
         groups = [group for group, _ in await admin.list_consumer_groups() if group.startswith(group_prefix)]
-        committed: dict[TopicPartition, int] = {}
-        for group in groups:
-            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
-                committed[tp] = max(committed.get(tp, 0), meta.offset)
+        offsets = {group: {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()}
+                   for group in groups}
         partitions = [TopicPartition(t, p) for t in topics for p in (probe.partitions_for_topic(t) or
                                                                     await _partitions(probe, t))]
         ends = await probe.end_offsets(partitions)
         behind = {t: 0 for t in topics}
         for tp, end in ends.items():
-            behind[tp.topic] += max(0, end - committed.get(tp, 0))
+            readers = [g for g in groups
+                       if tp.topic in holding.get(g, ()) or any(o.topic == tp.topic for o in offsets[g])]
+            committed = min((max(offsets[g].get(tp, 0), 0) for g in readers), default=0)
+            behind[tp.topic] += max(0, end - committed)
         return behind
     finally:
         await probe.stop()
