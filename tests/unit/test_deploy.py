@@ -1,15 +1,20 @@
 """The deployment files parse, and every metric they mention is one the services really export."""
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import subprocess
+import sys
 
 import yaml
 from prometheus_client import REGISTRY
 
 import ansinh.runtime.metrics  # noqa: F401 - registers the runtime's metrics
-import services.collection.metrics  # noqa: F401
-from ansinh.runtime.settings import REPO_ROOT, SERVICES, ServiceSettings
+from ansinh.runtime.settings import DEFAULT_WEB_PORTS, REPO_ROOT, SERVICES, ServiceSettings
+
+for _service in SERVICES:  # every service's business metrics, registered like the runtime's
+    importlib.import_module(f"services.{_service}.metrics")
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -24,7 +29,7 @@ def exported_metric_names() -> set[str]:
 
 
 def referenced_metrics(text: str) -> set[str]:
-    return set(re.findall(r"\b((?:ansinh|collection)_[a-z_]+)\b", text))
+    return set(re.findall(r"\b((?:ansinh|%s)_[a-z_]+)\b" % "|".join(SERVICES), text))
 
 
 def compose_services() -> dict:
@@ -43,10 +48,10 @@ def test_docker_compose_runs_every_service_against_kafka_and_postgres():
         env = services[name]["environment"]
         assert env["ANSINH_KAFKA_BOOTSTRAP"] == "kafka:9092"
         assert env["ANSINH_DB_HOST"] == "postgres"
-        known = {f"ANSINH_{field.upper()}" for field in ServiceSettings.model_fields}
-        assert set(env) <= known, set(env) - known
+        known = {f"ANSINH_{field.upper()}" for field in settings_class(name).model_fields}
+        assert set(env) <= known, f"{name}: {set(env) - known} are no settings of {settings_class(name).__name__}"
         assert services[name]["depends_on"]["provision"]["condition"] == "service_completed_successfully"
-    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert str(services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]) == "false"
     for mount in services["prometheus"]["volumes"] + services["grafana"]["volumes"]:
         assert (REPO_ROOT / mount.split(":")[0]).exists(), mount
 
@@ -83,10 +88,12 @@ def test_published_ports_listen_on_loopback_only():
 
 def test_every_metric_in_alerts_and_dashboards_is_exported_by_a_service():
     exported = exported_metric_names()
-    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
-    exprs = [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
-    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "ansinh-overview.json").read_text())
-    exprs += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exprs = []
+    for path in [DEPLOY / "prometheus" / "alerts.yml", *sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))]:
+        exprs += [rule["expr"] for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
+        exprs += [t["expr"] for panel in json.loads(path.read_text())["panels"] for t in panel["targets"]]
+    assert len(exprs) > 100
     missing = {m for e in exprs for m in referenced_metrics(e)} - exported
     assert missing == set()
 
@@ -109,3 +116,110 @@ def test_promtool_accepts_the_prometheus_config_and_alert_rules():
     for args in (["check", "config", "prometheus.yml"], ["check", "rules", "alerts.yml"]):
         result = subprocess.run([promtool, *args], cwd=DEPLOY / "prometheus", capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    """The settings class a service reads (services/<name>/settings.py), its own fields included."""
+    module = importlib.import_module(f"services.{service}.settings")
+    found = [v for v in vars(module).values()
+             if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings]
+    assert len(found) == 1, f"services/{service}/settings.py: {found}"
+    return found[0]
+
+
+def test_compose_gives_every_service_each_setting_it_needs_on_its_default_port():
+    services = compose_services()
+    for name in SERVICES:
+        env = services[name]["environment"]
+        required = {f"ANSINH_{f.upper()}" for f, info in settings_class(name).model_fields.items() if info.is_required()}
+        assert required <= set(env), f"{name} requires {required - set(env)}"
+        port = DEFAULT_WEB_PORTS[name]
+        assert env["ANSINH_WEB_PORT"] == str(port) and env["ANSINH_WEB_HOST"] == "0.0.0.0"
+        assert services[name]["ports"] == [f"127.0.0.1:{port}:{port}"]
+    # Notifications reaches its channels only through these (empty: a channel is not sent, its queue grows).
+    channels = {"ANSINH_SMTP_HOST", "ANSINH_GATEWAY_SMS_URL", "ANSINH_GATEWAY_PUSH_URL", "ANSINH_GATEWAY_TOKEN"}
+    assert channels <= set(services["notifications"]["environment"])
+    # Payments writes the fund's account into every pain.001: no made-up default may reach a bank.
+    for variable in ("ANSINH_DEBTOR_ACCOUNT", "ANSINH_DEBTOR_BANK_BIN"):
+        assert REQUIRED.match(services["payments"]["environment"][variable]), variable
+
+
+def test_compose_prometheus_scrapes_the_same_services_and_ports_as_the_local_one():
+    docker = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.docker.yml").read_text())
+    local = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {c["labels"]["service"]: c["targets"][0] for c in docker["scrape_configs"][0]["static_configs"]}
+    assert targets == {s: f"{s}:{p}" for s, p in DEFAULT_WEB_PORTS.items()}
+    assert docker["rule_files"] == local["rule_files"]
+    assert docker["scrape_configs"][0]["job_name"] == local["scrape_configs"][0]["job_name"]  # alerts use job=
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in compose_services()["prometheus"]["volumes"]}
+    for pattern in docker["rule_files"]:  # each rule file the config names is mounted beside it
+        assert any(target.startswith("/etc/prometheus/" + pattern.split("/")[0]) for target in mounts), pattern
+
+
+def test_compose_kafka_is_configured_like_the_local_broker():
+    from ansinh.devplatform.kafka import server_properties
+    from ansinh.runtime.settings import PlatformSettings
+
+    local = dict(line.split("=", 1) for line in server_properties(PlatformSettings(), DEPLOY).splitlines() if line)
+    per_machine = {"process.roles", "node.id", "controller.quorum.voters", "listeners", "advertised.listeners",
+                   "controller.listener.names", "listener.security.protocol.map", "inter.broker.listener.name",
+                   "log.dirs"}
+    env = compose_services()["kafka"]["environment"]
+    for key, value in local.items():
+        if key not in per_machine:
+            variable = "KAFKA_" + key.upper().replace(".", "_")
+            assert str(env.get(variable)).lower() == value, f"{variable}: compose {env.get(variable)!r}, local {value!r}"
+    assert compose_services()["kafka"]["image"].endswith(":" + PlatformSettings().kafka_version)
+
+
+def test_compose_starts_in_order_and_checks_health():
+    services = compose_services()
+    for name in ("kafka", "postgres", "prometheus", "grafana", *SERVICES):
+        assert "healthcheck" in services[name], f"{name} has no health check"
+    assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert services["provision"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in SERVICES:
+        assert services[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+        assert "/ready" in " ".join(services[name]["healthcheck"]["test"])
+    assert set(services["prometheus"]["depends_on"]) == set(SERVICES)
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_the_image_holds_what_compose_runs_and_nothing_of_the_dev_platform():
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (?:\S+ )*?(\S+) \S+$", dockerfile, re.M))
+    for needed in ("ansinh/runtime", "ansinh/ops", "schemas", "services"):
+        assert needed in copied, f"the Dockerfile does not copy {needed}"
+    assert "devplatform" not in dockerfile.replace("ansinh/devplatform: it installs", "")
+    commands = {tuple(s["command"]) for s in compose_services().values() if "command" in s and "build" in s}
+    assert commands == {("ansinh", "topics", "create"), ("ansinh", "provision"),
+                        *{("python", "-m", f"services.{name}") for name in SERVICES}}
+    assert 'ansinh = "ansinh.cli:main"' in (REPO_ROOT / "pyproject.toml").read_text()  # the `ansinh` command
+    # The CLI the jobs run, and each service, start without the dev platform (it is not in the image).
+    probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+             "assert not [m for m in sys.modules if m.startswith('ansinh.devplatform')], sys.argv[1]")
+    for module in ("ansinh.cli", "ansinh.ops.topics", "ansinh.ops.provision",
+                   *(f"services.{name}.app" for name in SERVICES)):
+        result = subprocess.run([sys.executable, "-c", probe, module], cwd=REPO_ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-1500:]
+
+
+def test_grafana_provisions_every_dashboard_as_build_dashboards_writes_it():
+    sys.path.insert(0, str(DEPLOY / "grafana"))
+    try:
+        import build_dashboards
+    finally:
+        sys.path.pop(0)
+    on_disk = {p.name: p.read_text() for p in (DEPLOY / "grafana" / "dashboards").glob("*.json")}
+    assert on_disk == build_dashboards.rendered(), "run deploy/grafana/build_dashboards.py and commit its output"
+    uids = [json.loads(text)["uid"] for text in on_disk.values()]
+    assert sorted(uids) == sorted({"ansinh-overview", *(f"ansinh-{s}" for s in SERVICES)})
+    provider = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "ansinh.yml").read_text())
+    datasource = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in compose_services()["grafana"]["volumes"]}
+    assert mounts[provider["providers"][0]["options"]["path"]] == "./deploy/grafana/dashboards"
+    uid = datasource["datasources"][0]["uid"]
+    for text in on_disk.values():
+        for panel in json.loads(text)["panels"]:
+            assert panel["datasource"]["uid"] == uid, panel["title"]
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
