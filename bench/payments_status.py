@@ -14,6 +14,8 @@ pain.001 part it received with one pain.002.001.12 document listing every transa
 * **baseline** (its own process, same loop): the least any implementation must do with the same documents:
   find each ``OrgnlEndToEndId``/``TxSts`` with a regex (no validation) and set the states with one
   ``UPDATE ... FROM unnest(...)`` per document.
+
+Then, timed once, the fraud sweep of the run (``services.payments.fraud.detect``, the four set-based queries).
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ import orjson
 from ansinh.runtime.decoding import Decoder
 from ansinh.runtime.dlq import RawMessage
 from ansinh.runtime.settings import PlatformSettings
-from bench.payments_run import World, seed, system
+from bench.payments_run import PERIOD, World, seed, system
 from schemas import payments as wire
 from schemas.envelope import encode, new_envelope
+from services.payments import fraud
 from services.payments.domain.calendar import load_calendar
 from services.payments.status import Status, StatusSettings
 
@@ -126,6 +129,11 @@ async def main_async(args) -> None:
         proc.join()
         print(f"baseline {base:7.2f} s: {transfers / base:,.0f} statuses/s (regex + one UPDATE per document)   "
               f"system / baseline: {took / base:.1f}x")
+        async with pool.acquire() as conn:
+            started = time.perf_counter()
+            flags = await fraud.detect(conn, PERIOD, fraud.FraudSettings())
+            print(f"fraud sweep of the run: {time.perf_counter() - started:.2f} s for {args.count:,} payments, "
+                  f"{len(flags)} flags")
     finally:
         await pool.close()
         if not args.keep:

@@ -45,16 +45,19 @@ _FLAG_COLUMNS = "signal, subject, beneficiary_code, payment_id, award_id, period
 _INSERT = (f"INSERT INTO flags ({_FLAG_COLUMNS}) {{select}} "
            "ON CONFLICT ON CONSTRAINT flags_once DO NOTHING RETURNING *")
 
+# One pass over the run's bank payments: the accounts shared, each with its payments' ids; then only those
+# payments are read again (by their unique payment_id). Joining the run back to its own aggregate instead let
+# the planner, with statistics a few updates old, pick a nested loop over the run for each payment (208 s for
+# 20,000 payments in bench/payments_status.py).
 SHARED_ACCOUNT = _INSERT.format(select="""
     SELECT 'shared_account', 'account:' || md5(p.bank_bin || ':' || p.account_number), p.beneficiary_code,
            p.payment_id, p.award_id, p.period, p.amount,
            format('one account at bank %s receives this run''s payments for %s beneficiaries', p.bank_bin, s.n)
-    FROM payments p
-    JOIN (SELECT bank_bin, account_number, count(DISTINCT beneficiary_code) AS n FROM payments
+    FROM (SELECT count(DISTINCT beneficiary_code) AS n, array_agg(payment_id) AS ids FROM payments
           WHERE run_period = $1 AND channel = 'bank' AND account_number IS NOT NULL
           GROUP BY bank_bin, account_number HAVING count(DISTINCT beneficiary_code) >= $2) s
-      ON s.bank_bin = p.bank_bin AND s.account_number = p.account_number
-    WHERE p.run_period = $1 AND p.channel = 'bank'""")
+    CROSS JOIN LATERAL unnest(s.ids) AS shared(payment_id)
+    JOIN payments p ON p.payment_id = shared.payment_id""")
 
 STOP_FOR_DEATH = """
     UPDATE payments p SET state = 'stopped', updated_at = now() FROM beneficiaries b
