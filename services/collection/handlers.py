@@ -21,7 +21,7 @@ from services.collection import metrics, repository as repo
 from services.collection.camt054 import parse_credit_notification
 from services.collection.commands import (AssignReceipt, DeclareSalary, RecordRemittance, declare_salary,
                                           record_remittance)
-from services.collection.domain.allocation import CreditLot, add_lot, allocate, apply_credit, deduct, release
+from services.collection.domain.allocation import CreditLot, Ledger, add_lot, apply_credit, release
 from services.collection.domain.assessment import assess, check_declaration, revise
 from services.collection.domain.errors import (CollectionError, CreditsRefused, InvalidRemittance, NoLawForPeriod,
                                                PaymentIdConflict, ReceiptAlreadyAssigned, ReceiptNotFound,
@@ -292,13 +292,13 @@ class Collection:
         trusted = {c.employer_code for _, r in fresh for c in r.commands if c.employer_code and not c.must_be_known}
         unknown = read_from_text - trusted - await repo.known_employers(conn, read_from_text)
         # First, and in code order (see lock_employers); the balances it read stay current while locked.
-        balances = await repo.lock_employers(conn, named - unknown)
+        ledger = await self._ledger(conn, await repo.lock_employers(conn, named - unknown))
         events = []
         for item, receipts in fresh:
             problems = list(receipts.problems)
             for command in receipts.commands:
                 try:
-                    events += await self._take(conn, command, unknown, balances)
+                    events += await self._take(conn, command, unknown, ledger)
                 except PaymentIdConflict as exc:
                     metrics.REMITTANCES.labels("conflict").inc()
                     problems.append(exc)
@@ -307,6 +307,7 @@ class Collection:
                 # Not claimed: a replay after a fix re-checks the message; what it recorded is keyed by
                 # payment id, so a replay records nothing twice.
                 await inbox.unclaim(conn, SCHEMA, REMITTANCES, item.envelope.event_id)
+        await self._write(conn, ledger)
         await outbox.append(conn, SCHEMA, events)
         return refused
 
@@ -328,7 +329,7 @@ class Collection:
         return _Receipts(commands, problems)
 
     async def _take(self, conn: asyncpg.Connection, c: RecordRemittance, unknown: set[str],
-                    balances: dict[str, int]) -> list[outbox.OutboxMessage]:
+                    ledger: Ledger) -> list[outbox.OutboxMessage]:
         """Record one receipt: a payment allocated to its employer, or an unidentified one held in suspense."""
         employer = None if c.employer_code in unknown else c.employer_code
         recorded = await repo.record_receipt(conn, c.payment_id, employer, c.amount, c.value_date, c.bank_reference,
@@ -345,35 +346,30 @@ class Collection:
             metrics.REMITTANCES.labels("suspense").inc()
             return []
         metrics.REMITTANCES.labels("recorded").inc()
-        events, _, balances[employer] = await self._allocate_payment(conn, employer, c.payment_id, c.amount,
-                                                                     c.value_date, c, balances[employer])
+        events, _, _ = self._pay(ledger, employer, c.payment_id, c.amount, c.value_date, c)
         return events
 
-    async def _allocate_payment(self, conn: asyncpg.Connection, employer: str, payment_id: str, amount: int,
-                                value_date: date, command: RecordRemittance | None, credit: int
-                                ) -> tuple[list[outbox.OutboxMessage], int, int]:
-        """Allocate a new payment of a locked employer: its credit first, then the payment, the rest to credit.
-        ``credit`` is the employer's balance (read under the lock). Returns the events, what the payment paid
-        and the credit balance after it. The lots are read once and written once (and neither when the
-        employer holds no credit and the payment leaves none).
+    async def _ledger(self, conn: asyncpg.Connection, balances: dict[str, int]) -> Ledger:
+        """The open obligations and credit of the locked employers (``balances``, from ``lock_employers``),
+        two statements for all of them."""
+        return Ledger(await repo.open_obligations_of(conn, sorted(balances)),
+                      await repo.credit_lots_of(conn, sorted(e for e, credit in balances.items() if credit > 0)))
 
-        The one path for every payment: from a bank message and from an operator's assignment."""
-        lots = await repo.credit_lots(conn, employer) if credit else []
-        obligations = await repo.open_obligations(conn, employer)
-        events = []
-        if lots:
-            used, lots = apply_credit(lots, obligations, self.law.allocation_order_on(self.business_date()))
-            after_credit = sum(lot.remaining for lot in lots)
-            for lot, lines in used:
-                await repo.apply_allocation(conn, employer, lot.payment_id, lot.value_date, lines)
-                events.append(self._allocated_event(employer, lot.payment_id, lot.value_date, lines, after_credit,
-                                                    command))
-            obligations = deduct(obligations, [line for _, lines in used for line in lines])
-        lines, left = allocate(obligations, amount, self.law.allocation_order_on(value_date))
-        await repo.apply_allocation(conn, employer, payment_id, value_date, lines)
-        if left:
-            lots = add_lot(lots, CreditLot(payment_id, value_date, left))
-        balance = await repo.set_credit(conn, employer, lots) if (credit or left) else 0
+    @staticmethod
+    async def _write(conn: asyncpg.Connection, ledger: Ledger) -> None:
+        await repo.apply_allocations(conn, ledger.allocations)
+        await repo.replace_credit(conn, {employer: ledger.lots_of[employer] for employer in ledger.changed})
+
+    def _pay(self, ledger: Ledger, employer: str, payment_id: str, amount: int, value_date: date,
+             command: RecordRemittance | None) -> tuple[list[outbox.OutboxMessage], int, int]:
+        """Allocate a new payment of a locked employer in ``ledger``; returns the events, what the payment paid
+        and the credit balance after it. The one path for every payment: from a bank message and from an
+        operator's assignment."""
+        used, after_credit, lines, balance = ledger.pay(
+            employer, payment_id, amount, value_date, self.law.allocation_order_on(self.business_date()),
+            self.law.allocation_order_on(value_date))
+        events = [self._allocated_event(employer, lot.payment_id, lot.value_date, used_lines, after_credit, command)
+                  for lot, used_lines in used]
         return events + [self._allocated_event(employer, payment_id, value_date, lines, balance, command)], \
             sum(a for _, _, a in lines), balance
 
@@ -398,8 +394,9 @@ class Collection:
                                              f"{receipt['assigned_to']}")
             payment_id, amount, value_date = receipt["payment_id"], receipt["amount"], receipt["value_date"]
             await repo.assign_receipt(conn, command.receipt_id, payment_id, command.employer_code, principal.name)
-            events, allocated, balance = await self._allocate_payment(conn, command.employer_code, payment_id, amount,
-                                                                      value_date, None, balances[command.employer_code])
+            ledger = await self._ledger(conn, balances)
+            events, allocated, balance = self._pay(ledger, command.employer_code, payment_id, amount, value_date, None)
+            await self._write(conn, ledger)
             await outbox.append(conn, SCHEMA, events)
             await auth.audit(conn, SCHEMA, principal, "suspense.assign", str(command.receipt_id), command.reason,
                              {"employer_code": command.employer_code, "payment_id": payment_id, "amount": amount})

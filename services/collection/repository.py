@@ -140,14 +140,8 @@ async def known_employers(conn: asyncpg.Connection, employers: Iterable[str]) ->
     return {r["employer_code"] for r in rows}
 
 
-async def open_obligations(conn: asyncpg.Connection, employer: str) -> list[Obligation]:
-    rows = await conn.fetch(f"SELECT period, fund, assessed - paid AS outstanding FROM {S}.obligations "
-                            "WHERE employer_code = $1 AND assessed > paid", employer)
-    return [Obligation(Period.of(r["period"]), r["fund"], r["outstanding"]) for r in rows]
-
-
 async def open_obligations_of(conn: asyncpg.Connection, employers: Sequence[str]) -> dict[str, list[Obligation]]:
-    """``open_obligations`` of several employers in one statement (employers without any are left out)."""
+    """What each employer owes and has not paid, per period and fund (employers without any are left out)."""
     out: dict[str, list[Obligation]] = {}
     if employers:
         for r in await conn.fetch(f"SELECT employer_code, period, fund, assessed - paid AS outstanding "
@@ -159,19 +153,13 @@ async def open_obligations_of(conn: asyncpg.Connection, employers: Sequence[str]
 
 
 async def credit_lots_of(conn: asyncpg.Connection, employers: Sequence[str]) -> dict[str, list[CreditLot]]:
-    """``credit_lots`` of several employers in one statement (employers without any are left out)."""
+    """Each employer's unapplied money, by the payment it came from (employers without any are left out)."""
     out: dict[str, list[CreditLot]] = {}
     if employers:
         for r in await conn.fetch(f"SELECT employer_code, payment_id, value_date, remaining FROM {S}.credit_lots "
                                   "WHERE employer_code = ANY($1::text[]) AND remaining > 0", list(employers)):
             out.setdefault(r["employer_code"], []).append(CreditLot(r["payment_id"], r["value_date"], r["remaining"]))
     return out
-
-
-async def credit_lots(conn: asyncpg.Connection, employer: str) -> list[CreditLot]:
-    rows = await conn.fetch(f"SELECT payment_id, value_date, remaining FROM {S}.credit_lots "
-                            "WHERE employer_code = $1 AND remaining > 0", employer)
-    return [CreditLot(r["payment_id"], r["value_date"], r["remaining"]) for r in rows]
 
 
 async def record_receipt(conn: asyncpg.Connection, payment_id: str, employer: str | None, amount: int,
@@ -259,11 +247,6 @@ async def record_releases(conn: asyncpg.Connection, releases: list[tuple[str, Pe
             [-lot.remaining for _, _, _, lot in releases], [lot.value_date for _, _, _, lot in releases])
 
 
-async def apply_allocation(conn: asyncpg.Connection, employer: str, payment_id: str, value_date: date,
-                           lines: list[tuple[Period, str, int]]) -> None:
-    await apply_allocations(conn, [(employer, payment_id, value_date, lines)])
-
-
 async def apply_allocations(conn: asyncpg.Connection,
                             allocations: list[tuple[str, str, date, list[tuple[Period, str, int]]]]) -> None:
     """Pay obligations from payments: ``(employer, payment_id, value_date, lines)``, two statements for all.
@@ -286,21 +269,8 @@ async def apply_allocations(conn: asyncpg.Connection,
         *map(list, zip(*rows)))
 
 
-async def set_credit(conn: asyncpg.Connection, employer: str, lots: list[CreditLot]) -> int:
-    """Replace the employer's credit lots; returns the new balance."""
-    await conn.execute(f"DELETE FROM {S}.credit_lots WHERE employer_code = $1", employer)
-    if lots:
-        await conn.executemany(f"INSERT INTO {S}.credit_lots (employer_code, payment_id, value_date, remaining) "
-                               "VALUES ($1, $2, $3, $4)", [(employer, l.payment_id, l.value_date, l.remaining)
-                                                           for l in lots])
-    balance = sum(l.remaining for l in lots)
-    await conn.execute(f"UPDATE {S}.employers SET credit = $2, updated_at = now() WHERE employer_code = $1",
-                       employer, balance)
-    return balance
-
-
 async def replace_credit(conn: asyncpg.Connection, lots_of: dict[str, list[CreditLot]]) -> None:
-    """``set_credit`` for several employers: three statements for all of them."""
+    """Replace the credit lots of the employers in ``lots_of`` and set their balances: three statements for all."""
     if not lots_of:
         return
     employers = list(lots_of)

@@ -115,3 +115,39 @@ def add_lot(lots: Iterable[CreditLot], lot: CreditLot) -> list[CreditLot]:
             existing, found = replace(existing, remaining=existing.remaining + lot.remaining), True
         merged.append(existing)
     return merged if found else merged + [lot]
+
+
+class Ledger:
+    """What locked employers owe (open obligations) and hold (credit lots), read once for a batch of payments.
+
+    Each payment is allocated here, in memory and in order: the employer's credit first (oldest lot first),
+    then the payment, the rest to credit. The caller writes ``allocations`` (in this order) and the lots of
+    the ``changed`` employers at the end; their locks keep anyone else from moving their money meanwhile.
+    """
+
+    def __init__(self, open_of: dict[str, list[Obligation]], lots_of: dict[str, list[CreditLot]]):
+        self.open_of, self.lots_of = open_of, lots_of
+        self.allocations: list[tuple[str, str, date, list[Allocation]]] = []
+        self.changed: set[str] = set()
+
+    def pay(self, employer: str, payment_id: str, amount: int, value_date: date, credit_order: tuple[str, ...],
+            payment_order: tuple[str, ...]) -> tuple[list[tuple[CreditLot, list[Allocation]]], int, list[Allocation],
+                                                     int]:
+        """Allocate a new payment; returns the credit lots used (with their lines), the credit balance after
+        them, the payment's own lines, and the credit balance after the payment."""
+        obligations, lots = self.open_of.get(employer, []), self.lots_of.get(employer, [])
+        used: list[tuple[CreditLot, list[Allocation]]] = []
+        if lots:
+            used, lots = apply_credit(lots, obligations, credit_order)
+            obligations = deduct(obligations, [line for _, lines in used for line in lines])
+            self.allocations += [(employer, lot.payment_id, lot.value_date, lines) for lot, lines in used]
+        after_credit = sum(lot.remaining for lot in lots)
+        lines, left = allocate(obligations, amount, payment_order)
+        self.allocations.append((employer, payment_id, value_date, lines))
+        if left:
+            lots = add_lot(lots, CreditLot(payment_id, value_date, left))
+        if used or left:
+            self.changed.add(employer)
+        self.open_of[employer], self.lots_of[employer] = deduct(obligations, lines), lots
+        return used, after_credit, lines, after_credit + left
+

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.collection.domain.allocation import (CreditLot, Obligation, PaidBy, add_lot, allocate, apply_credit,
-                                                  release)
+from services.collection.domain.allocation import (CreditLot, Ledger, Obligation, PaidBy, add_lot, allocate,
+                                                  apply_credit, release)
 from ansinh.runtime.errors import PermanentError
 from services.collection.domain.errors import ReleaseNotCovered
 from services.collection.domain.law import load_law
@@ -80,3 +80,25 @@ def test_a_release_gives_back_exactly_what_is_asked_never_more_than_a_payment_pa
     # Newest first: every payment released from, except the last one, gave back all it had paid.
     assert [l.payment_id for l in lots] == [p.payment_id for p in reversed(paid)][:len(lots)]
     assert all(l.remaining == by_id[l.payment_id].amount for l in lots[:-1])
+
+
+def test_a_ledger_allocates_payments_in_order_using_credit_first_and_keeps_what_is_left_for_the_next():
+    july, august = Period(2025, 7), Period(2025, 8)
+    ledger = Ledger({"DN1": [Obligation(july, "retirement", 300), Obligation(august, "retirement", 500)]},
+                    {"DN1": [CreditLot("OLD", date(2025, 7, 1), 100)]})
+    used, after_credit, lines, balance = ledger.pay("DN1", "P1", 250, date(2025, 8, 5), ORDER, ORDER)
+    assert used == [(CreditLot("OLD", date(2025, 7, 1), 100), [(july, "retirement", 100)])] and after_credit == 0
+    assert (lines, balance) == ([(july, "retirement", 200), (august, "retirement", 50)], 0)
+    # The second payment sees what the first one left open, and its surplus becomes credit.
+    used, _, lines, balance = ledger.pay("DN1", "P2", 600, date(2025, 8, 20), ORDER, ORDER)
+    assert (used, lines, balance) == ([], [(august, "retirement", 450)], 150)
+    assert ledger.lots_of["DN1"] == [CreditLot("P2", date(2025, 8, 20), 150)] and ledger.changed == {"DN1"}
+    assert [(p, lines) for _, p, _, lines in ledger.allocations] == [
+        ("OLD", [(july, "retirement", 100)]), ("P1", [(july, "retirement", 200), (august, "retirement", 50)]),
+        ("P2", [(august, "retirement", 450)])]
+
+
+def test_a_ledger_payment_of_an_employer_without_debts_or_credit_becomes_its_credit():
+    ledger = Ledger({}, {})
+    assert ledger.pay("DN2", "P9", 700, date(2025, 8, 1), ORDER, ORDER) == ([], 0, [], 700)
+    assert ledger.lots_of["DN2"] == [CreditLot("P9", date(2025, 8, 1), 700)] and ledger.changed == {"DN2"}
