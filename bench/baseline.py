@@ -189,6 +189,7 @@ async def main_async(bootstrap: str, prefix: str, database_url: str, batch: int,
     pipeline = Pipeline(bootstrap, prefix, pool, batch)
     await pipeline.start()
     try:
+        gc.freeze()  # as the service does once it is ready
         print("ready", flush=True)  # the load generator starts its clock after this, as after the service's /ready
         await pipeline.run(messages)
     finally:

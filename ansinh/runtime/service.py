@@ -72,6 +72,9 @@ class ServiceRuntime(mode.Service):
         for name, probe in (("broker", probes.BrokerProbe(self.producer)), ("database", probes.DatabaseProbe(s))):
             self._tasks.append(asyncio.create_task(probes.watch(name, s.service, probe, self._stopping),
                                                    name=f"{name}-probe"))
+        # What exists now (modules, schemas, the law, clients) lives as long as the process: out of every later
+        # full collection, which would otherwise traverse it again during batches.
+        gc.freeze()
         self.ready.set()
         self.health.start()
         log.info("%s ready: schema %s, Kafka %s", s.service, s.schema, s.kafka_bootstrap)
