@@ -7,7 +7,7 @@ import importlib
 import re
 
 import pytest
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from ansinh.runtime.settings import REPO_ROOT, SERVICES
@@ -63,6 +63,20 @@ def test_units_are_in_the_name(prefix, attr, metric):
         assert metric._name.endswith("_seconds"), f"{metric._name}: a histogram here measures seconds"
     if "VND" in metric._documentation:
         assert metric._name.endswith("_vnd"), metric._name  # counters: _vnd_total once exported
+
+
+# Names that break the convention, each with the fix it waits for (the owning helper's module is in flux):
+# listed, so the test fails when one is fixed without being taken off, or a new one appears.
+KNOWN_INCONSISTENT = {
+    # A gauge named like a counter: rate()/increase() on it would be wrong; rename to payments_run_rows_planned.
+    "payments_run_rows_total",
+}
+
+
+def test_only_counters_end_in_total():
+    misnamed = {metric._name for _, _, metric in all_metrics()
+                if not isinstance(metric, Counter) and metric._name.endswith("_total")}
+    assert misnamed == KNOWN_INCONSISTENT
 
 
 def test_each_declaration_has_a_comment_on_the_line_above():
