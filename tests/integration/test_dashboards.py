@@ -231,6 +231,18 @@ async def test_every_panel_and_alert_query_parses_and_the_scenarios_panels_show_
     prometheus.wait("every expected panel shows data (shown: the empty ones)", empty_panels,
                     lambda empty: empty == {}, timeout=90)
 
+    # Messages in = processed + dead-lettered, per service and topic, once every service is idle.
+    def settled():
+        def by_topic(expr):
+            return {(r["metric"]["service"], r["metric"]["topic"]): float(r["value"][1])
+                    for r in prometheus.query(expr)["data"]["result"]}
+        return (by_topic("sum by (service, topic) (ansinh_received_messages_total)"),
+                by_topic("sum by (service, topic) (ansinh_consumed_messages_total)"))
+
+    received, consumed = prometheus.wait("messages in = processed + dead-lettered", settled,
+                                         lambda pair: pair[0] and pair[0] == pair[1], timeout=30)
+    assert received[("collection", "collection.declarations")] == 2 * 21  # two waves of 20 + 1 undecodable
+
     # The same Prometheus loaded every rule file and evaluated each rule without an error.
     def rule_health():
         groups = prometheus.get("/api/v1/rules")["data"]["groups"]
