@@ -6,7 +6,11 @@ A declaration of 10,000,000 for 2025-07 owes 3,200,000 (health 450,000, unemploy
 """
 from __future__ import annotations
 
+import json
 from datetime import date
+from uuid import UUID
+
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from schemas.arrears import InterestAssessed, InterestCorrected, InterestLine
 from schemas.envelope import encode, new_envelope
@@ -80,3 +84,28 @@ async def test_the_same_interest_event_twice_is_charged_once(collection):
     await charge(collection, charged)
     await collection.isolated.wait_until_idle("collection")
     await interest_obligation(collection, 840)
+
+
+ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                    max_size=4), max_leaves=10)
+
+
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+@given(junk=st.lists(st.binary(max_size=300) | ANY_JSON.map(lambda v: json.dumps(v).encode()), min_size=30,
+                     max_size=30),
+       fields=st.lists(st.tuples(st.sampled_from(["employer_code", "business_date", "amount", "lines"]), ANY_JSON),
+                       min_size=10, max_size=10))
+async def test_arbitrary_bytes_and_mangled_interest_events_never_stop_collections_interest_consumer(
+        collection, junk, fields):
+    good = interest(InterestAssessed, 840, "2025-09-01", "2025-09-02")
+    mangled = [encode({**good, "event_id": f"6f1c2d3e-4b5a-6789-abcd-ef01234567{i:02d}",
+                       "payload": {**good["payload"], name: value}}) for i, (name, value) in enumerate(fields)]
+    await publish(collection.isolated.bootstrap, collection.isolated.topic("arrears.events"),
+                  [(b"DN0001", v) for v in [*junk, *mangled]] + [(b"DN0001", encode(good))])
+    # The last, valid event is processed: nothing before it stopped the consumer (the bad ones went to the DLQ;
+    # a mangled one the contract still accepts is simply another charge).
+    await eventually_async(lambda: collection.sql("SELECT 1 FROM collection.inbox WHERE consumer = "
+                                                  "'collection.interest' AND event_id = $1", UUID(good["event_id"])),
+                           what="the valid interest event after the hostile ones is processed")
+    assert collection.service.get("/ready", token=None)[0] == 200
