@@ -9,7 +9,9 @@ COPY ansinh/runtime ansinh/runtime
 COPY ansinh/ops ansinh/ops
 COPY schemas schemas
 COPY services services
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 --no-create-home ansinh
+# The services need no privilege: they write only to the database, Kafka and a temporary faust directory.
+USER ansinh
 ENV ANSINH_WEB_HOST=0.0.0.0
 EXPOSE 6061 6062 6063 6064
 CMD ["python", "-m", "services.collection"]

@@ -194,6 +194,7 @@ def test_the_image_holds_what_compose_runs_and_nothing_of_the_dev_platform():
     commands = {tuple(s["command"]) for s in compose_services().values() if "command" in s and "build" in s}
     assert commands == {("ansinh", "topics", "create"), ("ansinh", "provision"),
                         *{("python", "-m", f"services.{name}") for name in SERVICES}}
+    assert re.search(r"^USER (?!root\b)\S+$", dockerfile, re.M), "the services run as root"
     assert 'ansinh = "ansinh.cli:main"' in (REPO_ROOT / "pyproject.toml").read_text()  # the `ansinh` command
     # The CLI the jobs run, and each service, start without the dev platform (it is not in the image).
     probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
