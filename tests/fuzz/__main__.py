@@ -36,7 +36,7 @@ async def main(argv: list[str]) -> int:
     args = parse_args(argv)
     topics = args.topic or INPUT_TOPICS
     seed = args.seed if args.seed is not None else secrets.randbelow(10**9)
-    console = Console(width=max(160, Console().width))
+    console = Console(width=max(220, Console().width))  # the summary has 15 columns
     console.print(f"seed {seed}: repeat with --seed {seed} --count {args.count} "
                   + " ".join(f"--topic {t}" for t in topics))
     outcomes = []

@@ -9,13 +9,14 @@ from tests.fuzz.runner import Outcome
 
 def summary(outcomes: list[Outcome]) -> Table:
     table = Table(title="fuzz: every message accounted for")
-    for col in ("topic", "service", "sent", "bad", "good", "dead-lettered", "processed", "refused (domain)", "good→DLQ",
-                "bad missing", "dup DLQ", "personal data in reason", "/ready failures", "exited", "seconds"):
+    for col in ("topic", "service", "sent", "bad", "good", "dead-lettered", "processed", "refused (domain)",
+                "good→DLQ", "bad missing", "dup DLQ", "personal data in reason", "/ready failures", "exited", "seconds"):
         table.add_column(col, justify="left" if col in ("topic", "service") else "right")
     for o in outcomes:
         for a in o.accounts:
             table.add_row(o.topic, a.service, str(a.sent), str(a.bad), str(a.good), str(a.dead_lettered),
-                          str(a.processed), str(len(a.refused_by_domain)), str(len(a.good_dead_lettered)), str(len(a.missing_dead_letters)),
+                          str(a.processed), str(len(a.refused_by_domain)), str(len(a.good_dead_lettered)),
+                          str(len(a.missing_dead_letters)),
                           str(a.duplicates), str(len(a.personal_in_reason)),
                           f"{len([f for f in o.readiness_failures if f[1] == a.service])}/{o.readiness_polls}",
                           str(o.exited.get(a.service, "")), f"{o.duration_s:.1f}")

@@ -49,7 +49,8 @@ async def dead_letters(isolated, service, topic: str, expect: int):
 
 def check_dead_letters(dead: dict, offsets: list[int], sent) -> None:
     assert sorted(dead) == [offsets[1], offsets[4], offsets[6]], {o: header(r, "dlq.reason") for o, r in dead.items()}
-    for index, reason in ((1, "header key is not UTF-8 (header 2 of 2)"), (6, "header key is not UTF-8 (header 1 of 1)")):
+    for index, reason in ((1, "header key is not UTF-8 (header 2 of 2)"),
+                          (6, "header key is not UTF-8 (header 1 of 1)")):
         record = dead[offsets[index]]
         assert (record.key, record.value) == (sent[index][0], sent[index][1])  # the original key and bytes
         assert (header(record, "dlq.reason"), header(record, "dlq.stage")) == (reason, "decode")
