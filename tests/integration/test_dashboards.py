@@ -141,16 +141,52 @@ def panels(dashboard: dict):
         yield panel["title"], [target["expr"] for target in panel["targets"]]
 
 
+def watched(isolated, tmp_path, **env) -> tuple[dict, Prometheus]:
+    """The four services in this test's world, and a Prometheus that has scraped each of them."""
+    running = {name: isolated.start_service(name, **(env if name != "notifications" else {})) for name in SERVICES}
+    prometheus = Prometheus(tmp_path, {name: service.port for name, service in running.items()})
+    prometheus.wait("every target scraped", lambda: prometheus.query('up{job="ansinh"} == 1')["data"]["result"],
+                    lambda up: len(up) == len(SERVICES))
+    return running, prometheus
+
+
+def stop(running: dict, prometheus: Prometheus) -> None:
+    prometheus.stop()
+    for service in running.values():
+        service.stop()
+
+
+def refused_queries(prometheus: Prometheus) -> dict[str, str]:
+    """Every panel query and alert expression Prometheus does not accept, with its error."""
+    refused = {}
+    for uid, dashboard in dashboards().items():
+        for title, exprs in panels(dashboard):
+            for expr in exprs:
+                answer = prometheus.query(expr)
+                if answer["status"] != "success":
+                    refused[f"{uid} / {title}: {expr}"] = answer.get("error")
+    for name, expr in alert_expressions().items():
+        answer = prometheus.query(expr)
+        if answer["status"] != "success":
+            refused[f"alert {name}: {expr}"] = answer.get("error")
+    return refused
+
+
+def empty_panels(prometheus: Prometheus, expected: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Of the ``expected`` panels (dashboard uid -> titles), those none of whose queries shows data."""
+    found, empty = dashboards(), {}
+    for uid, titles in expected.items():
+        exprs = dict(panels(found[uid]))
+        for title in titles:
+            if not any(shows_data(prometheus.query(expr)) for expr in exprs[title]):
+                empty.setdefault(uid, []).append(title)
+    return empty
+
+
 @pytest.fixture
 async def scenario(isolated, tmp_path):
-    running = {"collection": isolated.start_service("collection", ANSINH_BUSINESS_DATE=BUSINESS_DATE),
-               "arrears": isolated.start_service("arrears", ANSINH_BUSINESS_DATE=BUSINESS_DATE),
-               "payments": isolated.start_service("payments", ANSINH_BUSINESS_DATE=BUSINESS_DATE),
-               "notifications": isolated.start_service("notifications")}
-    prometheus = Prometheus(tmp_path, {name: service.port for name, service in running.items()})
+    running, prometheus = watched(isolated, tmp_path, ANSINH_BUSINESS_DATE=BUSINESS_DATE)
     try:
-        prometheus.wait("every target scraped", lambda: prometheus.query('up{job="ansinh"} == 1')["data"]["result"],
-                        lambda up: len(up) == len(SERVICES))
         # A histogram's series appears with its first observations already in it, and rate() sees no increase
         # from a series' first sample: quantile panels show data from a second wave on. So: two waves of
         # messages, each scraped, and two daily runs.
@@ -170,9 +206,7 @@ async def scenario(isolated, tmp_path):
                 lambda result: result and float(result[0]["value"][1]) >= runs)
         yield prometheus
     finally:
-        prometheus.stop()
-        for service in running.values():
-            service.stop()
+        stop(running, prometheus)
 
 
 async def _wave(isolated, wave: int) -> None:
@@ -190,13 +224,6 @@ async def _wave(isolated, wave: int) -> None:
     await publish(isolated.bootstrap, isolated.topic("benefits.awards"), [(b"x", b"\xff not json")])
 
 
-def _local_midnight(day: str) -> int:
-    """The Unix time of ``day``'s midnight in Asia/Ho_Chi_Minh (arrears_last_run_business_date_seconds)."""
-    from datetime import date, datetime, time as clock
-    from zoneinfo import ZoneInfo
-    return int(datetime.combine(date.fromisoformat(day), clock(), ZoneInfo("Asia/Ho_Chi_Minh")).timestamp())
-
-
 async def test_every_panel_and_alert_query_parses_and_the_scenarios_panels_show_data_in_a_real_prometheus(scenario):
     prometheus = scenario
     found = dashboards()
@@ -205,31 +232,10 @@ async def test_every_panel_and_alert_query_parses_and_the_scenarios_panels_show_
         unknown = set(titles) - {title for title, _ in panels(found[uid])}
         assert not unknown, f"{uid}: expected panels that do not exist: {unknown}"
 
-    refused = {}
-    for uid, dashboard in found.items():
-        for title, exprs in panels(dashboard):
-            for expr in exprs:
-                answer = prometheus.query(expr)
-                if answer["status"] != "success":
-                    refused[f"{uid} / {title}: {expr}"] = answer.get("error")
-    for name, expr in alert_expressions().items():
-        answer = prometheus.query(expr)
-        if answer["status"] != "success":
-            refused[f"alert {name}: {expr}"] = answer.get("error")
-    assert refused == {}
-
-    def empty_panels() -> dict[str, list[str]]:
-        empty = {}
-        for uid, titles in EXPECTED_DATA.items():
-            exprs = dict(panels(found[uid]))
-            for title in titles:
-                if not any(shows_data(prometheus.query(expr)) for expr in exprs[title]):
-                    empty.setdefault(uid, []).append(title)
-        return empty
-
+    assert refused_queries(prometheus) == {}
     # Rates need two scrapes after the scenario; the p99 of a daily run needs its one observation scraped.
-    prometheus.wait("every expected panel shows data (shown: the empty ones)", empty_panels,
-                    lambda empty: empty == {}, timeout=90)
+    prometheus.wait("every expected panel shows data (shown: the empty ones)",
+                    lambda: empty_panels(prometheus, EXPECTED_DATA), lambda empty: empty == {}, timeout=90)
 
     # Messages in = processed + dead-lettered, per service and topic, once every service is idle.
     def settled():
@@ -252,3 +258,37 @@ async def test_every_panel_and_alert_query_parses_and_the_scenarios_panels_show_
                             lambda rules: rules and all(h != "unknown" for h, _ in rules.values()), timeout=30)
     assert set(rules) == {name.split(":", 1)[1] for name in alert_expressions()}
     assert {name: error for name, (health, error) in rules.items() if health != "ok"} == {}
+
+
+# The demo's month (ansinh/devplatform/month.py: the simulators' employers declare and their banks pay,
+# period by period, then every figure is checked against the simulators' ledgers) fills these.
+DEMO_FILLS = {
+    "ansinh-overview": ["Service readiness (1 ready)", "Messages in per second, by service and topic",
+                        "Messages settled per second, by outcome", "Batch handling time p50 / p99",
+                        "Outbox: published per second and publish lag p99", "Database pool in use / max"],
+    "ansinh-collection": ["Declarations per second, by outcome", "VND assessed per minute, by fund",
+                          "VND allocated per minute, by fund", "Remittances per minute, by outcome",
+                          "Employers' credit (VND)", "Batch handling time p99, by topic"],
+    "ansinh-arrears": ["Worker declarations recorded per second", "Messages in and settled per second, by topic"],
+    "ansinh-notifications": ["Messages in and settled per second, by topic"],
+}
+
+
+@pytest.mark.e2e
+async def test_the_demos_month_fills_the_dashboards_and_its_own_checks_hold(isolated, tmp_path):
+    from rich.console import Console
+
+    from ansinh.devplatform import month
+    from ansinh.runtime.settings import PlatformSettings
+
+    running, prometheus = watched(isolated, tmp_path)
+    try:
+        settings = PlatformSettings(kafka_bootstrap=isolated.bootstrap, topic_prefix=isolated.prefix,
+                                    database_url=isolated.database_url)
+        scenario = month.Scenario(employers=6, workers=120, beneficiaries=10, months=2, seed=11)
+        assert await month.play(Console(quiet=True), settings, scenario), "the demo's own cross-checks failed"
+        assert refused_queries(prometheus) == {}
+        prometheus.wait("the demo's panels show data (shown: the empty ones)",
+                        lambda: empty_panels(prometheus, DEMO_FILLS), lambda empty: empty == {}, timeout=90)
+    finally:
+        stop(running, prometheus)
