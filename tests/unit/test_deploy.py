@@ -113,7 +113,8 @@ def test_promtool_accepts_the_prometheus_config_and_alert_rules():
 
     promtool = shutil.which("promtool")
     assert promtool, "promtool comes with Debian's prometheus package, which ./run installs"
-    for args in (["check", "config", "prometheus.yml"], ["check", "rules", "alerts.yml"]):
+    for args in (["check", "config", "prometheus.yml"], ["check", "config", "prometheus.docker.yml"],
+                 ["check", "rules", "alerts.yml"]):
         result = subprocess.run([promtool, *args], cwd=DEPLOY / "prometheus", capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
 
