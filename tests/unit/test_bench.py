@@ -93,3 +93,24 @@ def test_the_profile_summary_counts_self_and_inclusive_time_per_function(tmp_pat
 def test_kcat_refuses_a_value_its_line_format_cannot_carry():
     with pytest.raises(ValueError, match="newline"):
         broker.measure("127.0.0.1:1", "unused", [(b"k", b'{"a":\n1}')])
+
+
+def test_the_cpu_a_measured_process_used_is_read_from_the_system_not_estimated():
+    import subprocess
+    import sys
+    import time
+
+    from bench.declarations import _cpu_seconds
+
+    burner = subprocess.Popen([sys.executable, "-c", "import sys, time\nstart = time.process_time()\n"
+                               "while time.process_time() - start < 0.3: pass\nsys.stdin.read()"],
+                              stdin=subprocess.PIPE)
+    try:
+        deadline, used = time.monotonic() + 30, 0.0
+        while used < 0.3 and time.monotonic() < deadline:
+            used = _cpu_seconds([burner])
+            time.sleep(0.05)  # polling the counter, not waiting instead of checking
+        assert 0.3 <= used < 5, f"CPU seconds read for a process that burnt 0.3 s: {used}"
+    finally:
+        burner.stdin.close()
+        burner.wait(10)
