@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from datetime import date
@@ -113,7 +114,8 @@ async def main_async(args) -> None:
     try:
         t0 = time.perf_counter()
         await seed(pool, args.count)
-        print(f"seeded {args.count:,} open debts ({args.count // 5:,} employers) in {time.perf_counter() - t0:.1f} s")
+        print(f"seeded {args.count:,} open debts ({args.count // 5:,} employers) in {time.perf_counter() - t0:.1f} s"
+              f" (load average {os.getloadavg()[0]:.1f}: other work on the machine slows both columns alike)")
         warm_s, warm = await system(pool, date(2025, 9, 1), args.chunks)
         await baseline(pool, date(2025, 9, 1))
         print(f"first run 2025-09-01 (untimed warm-up): {warm_s:.2f} s, {warm.employers:,} events")
@@ -121,7 +123,7 @@ async def main_async(args) -> None:
             base_s, base_rows = await baseline(pool, day)
             seconds, result = await system(pool, day, args.chunks)
             print(line(label, seconds, result.debts, base_s, base_rows, target)
-                  + f"   interest {result.assessed:,} VND, {result.employers:,} events")
+                  + f"   interest {result.assessed:,} VND, {result.employers:,} events, load {os.getloadavg()[0]:.1f}")
     finally:
         await pool.close()
         if not args.keep:
