@@ -26,7 +26,10 @@ class Message:
 def idempotency_key(event_id: uuid.UUID | str, participant_code: str, channel: str, replays: int) -> str:
     """Stable per notification (a resend after a crash carries the same key, so the gateway drops it), new
     per operator replay (a gateway may remember a refused key's answer; a replay must really try again).
-    Derived from the notification's unique key rather than its serial id, which a rebuilt database reuses."""
+    Derived from the notification's unique key rather than its serial id, which a rebuilt database reuses.
+    E-mail's key is its Message-ID: SMTP remembers no key, and a replayed ``uncertain`` e-mail must carry the
+    first send's Message-ID so mail clients collapse the duplicate, so replays do not change it."""
+    replays = 0 if channel == "email" else replays
     return str(uuid.uuid5(KEY_NAMESPACE, f"{event_id}/{participant_code}/{channel}/{replays}"))
 
 
