@@ -101,7 +101,7 @@ def _fund_order(fund: str) -> int:
     return ("sickness_maternity", "accident", "retirement", "health", "unemployment").index(fund)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one of these per declaration, built faster
 class Revised:
     """The outcome of a declaration against what is already assessed for its employer, worker and period."""
 

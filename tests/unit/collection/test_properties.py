@@ -1,6 +1,7 @@
 """Properties that must hold for every input, to the dong (hypothesis generates the cases)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from hypothesis import given, settings
@@ -46,7 +47,7 @@ def test_an_assessment_is_the_sum_of_its_rounded_lines_on_bases_within_floor_and
 @given(declarations, st.integers(0, 2_000_000_000))
 def test_a_revision_moves_the_obligation_by_exactly_the_difference(d, new_salary):
     first = assess(LAW, d)
-    later = assess(LAW, Declaration(**{**d.__dict__, "salary": new_salary, "revision": d.revision + 1}))
+    later = assess(LAW, replace(d, salary=new_salary, revision=d.revision + 1))
     outcome = revise(first, later)
     assert outcome.kind == "adjustment"
     assert first.total + outcome.delta_total == later.total
