@@ -21,8 +21,8 @@ def store_contact(item: Incoming) -> StoreContact:
     m = item.message
     quiet = m.sms_quiet_hours
     start, end = (time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)) if quiet else (None, None)
-    if start == end:
-        start = end = None  # equal times: no quiet hours (the contract says so)
+    # Equal times are kept as they are: "no quiet hours" (the contract), which delivery reads as none; turning
+    # them into NULL made delivery apply its default (21:00-07:00) to a participant who had said "none".
     contact = Contact(m.participant_code, m.language, m.phone, m.email, m.app_token,
                       tuple(dict.fromkeys(m.channels)), start, end)
     return StoreContact(contact, Version(item.envelope.occurred_at, item.raw.offset), item.envelope.event_id,

@@ -153,7 +153,7 @@ def test_quiet_hours_arrive_as_times_and_equal_times_mean_none():
         c = store_contact(incoming("participants.contacts", msg)).contact
         return c.quiet_from, c.quiet_until
     assert quiet("22:00", "07:00") == (time(22), time(7))
-    assert quiet("12:00", "12:00") == (None, None)
+    assert quiet("12:00", "12:00") == (time(12), time(12))  # kept: "none", not "the service's default"
 
 
 # ---- composing -----------------------------------------------------------------------------------------
