@@ -3,7 +3,7 @@ sends without it.
 
     .venv/bin/python -m bench.notifications_delivery [--count 20000] [--channels email,sms,push]
 
-* Servers: the local SMTP server (aiosmtpd) and the HTTP gateway (aiohttp) of tests/notifications_servers.py,
+* Servers: the local SMTP server (aiosmtpd) and the HTTP gateway (aiohttp) of ansinh/devplatform/mailbox.py,
   each in a process of its own, counting what they accept (``GET /_stats``).
 * System: the notifications service as a real process (its own database role, Kafka, uvloop). Contacts for
   count / channels participants are published and stored first (not timed); then one ``PaymentSent`` per
@@ -69,7 +69,7 @@ class Servers:
 def start_servers() -> Servers:
     procs, ports = [], []
     for only in ("smtp", "http"):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.notifications_servers", "--only", only],
+        proc = subprocess.Popen([sys.executable, "-m", "ansinh.devplatform.mailbox", "--only", only],
                                 stdout=subprocess.PIPE, text=True, cwd=_root())
         procs.append(proc)
         ports.append(json.loads(proc.stdout.readline()))

@@ -6,7 +6,7 @@ import asyncio
 from rich.console import Console
 from rich.table import Table
 
-from ansinh.devplatform import kafka, postgres, prometheus
+from ansinh.devplatform import kafka, mailbox, postgres, prometheus
 from ansinh.ops.credentials import LocalSecrets
 from ansinh.ops.procs import PortTaken, port_open
 from ansinh.ops.provision import provision_all
@@ -16,8 +16,8 @@ from ansinh.runtime.settings import DEFAULT_WEB_PORTS, SERVICES, PlatformSetting
 
 
 def up(console: Console) -> int:
-    """Start Kafka, PostgreSQL and Prometheus (each only if not running), create the catalogue's topics and
-    provision each service's role and schema with this checkout's generated passwords."""
+    """Start Kafka, PostgreSQL, Prometheus and the mailbox (each only if not running), create the catalogue's
+    topics and provision each service's role and schema with this checkout's generated passwords."""
     settings = PlatformSettings()
     try:
         with console.status("Resolving Kafka jars and starting the broker (first run downloads ~45 MB)..."):
@@ -28,6 +28,7 @@ def up(console: Console) -> int:
         created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
         console.print(f"[green]✓[/] topics: {len(created)} created, catalogue complete")
         console.print(f"[green]✓[/] {prometheus.start_prometheus(settings)}")
+        console.print(f"[green]✓[/] {mailbox.start_mailbox(settings)}")
     except PortTaken as exc:
         console.print(f"[red]✗ {exc}[/]")
         return 1
@@ -48,6 +49,7 @@ def down(console: Console) -> int:
         if stop_service(settings, service):
             console.print(f"stopped {service}")
     prometheus.stop_prometheus(settings)
+    mailbox.stop_mailbox(settings)
     console.print("Kafka stopped" if kafka.stop_kafka(settings) else "Kafka was not running (here)")
     console.print("PostgreSQL stopped" if postgres.stop_postgres(settings) else "local PostgreSQL was not running")
     if (outside := postgres.cluster_outside_checkout(settings)) is not None:
@@ -65,6 +67,9 @@ def status(console: Console) -> int:
     table.add_row("PostgreSQL", settings.database_url.split("@")[-1], state(postgres.reachable(settings.database_url)))
     table.add_row("Prometheus", f"http://127.0.0.1:{settings.prometheus_port}",
                   state(port_open("127.0.0.1", settings.prometheus_port)))
+    table.add_row("mailbox", f"smtp://127.0.0.1:{settings.mailbox_smtp_port}, "
+                  f"http://127.0.0.1:{settings.mailbox_http_port}/_stats",
+                  state(port_open("127.0.0.1", settings.mailbox_http_port)))
     for service in SERVICES:
         answer = probe(service)
         table.add_row(service, f"http://127.0.0.1:{DEFAULT_WEB_PORTS[service]}",

@@ -110,4 +110,15 @@ def local_service_env(settings: PlatformSettings, service: str, base: Mapping[st
     env = {k: v for k, v in base.items() if k not in _CREDENTIAL_VARS and k not in others}
     env["ANSINH_DB_URL"] = settings.url_for(role_of(service), local.db_password(service))
     env["ANSINH_API_TOKENS"] = operator_tokens_json(local, base.get("ANSINH_API_TOKENS"))
+    if service == "notifications":  # deliver to the local mailbox unless told otherwise
+        for variable, value in local_channels(settings).items():
+            env.setdefault(variable, value)
     return env
+
+
+def local_channels(settings: PlatformSettings) -> dict[str, str]:
+    """Where the local platform's notifications go: its mailbox (an SMTP sink and an SMS/push gateway on
+    loopback), so nothing leaves the machine."""
+    gateway = f"http://127.0.0.1:{settings.mailbox_http_port}"
+    return {"ANSINH_SMTP_HOST": "127.0.0.1", "ANSINH_SMTP_PORT": str(settings.mailbox_smtp_port),
+            "ANSINH_GATEWAY_SMS_URL": f"{gateway}/sms", "ANSINH_GATEWAY_PUSH_URL": f"{gateway}/push"}

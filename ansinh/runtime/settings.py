@@ -59,6 +59,9 @@ class PlatformSettings(BrokerSettings):
     kafka_controller_port: int = 19093
     kafka_version: str = "4.4.0"
     prometheus_port: int = 9090
+    # The local mailbox (ansinh.devplatform.mailbox): an SMTP sink and an SMS/push gateway for notifications.
+    mailbox_smtp_port: int = 2525
+    mailbox_http_port: int = 6070
     # The superuser URL for `ansinh provision` (roles, schemas, grants); DATABASE_URL wins when reachable.
     # The default is the local development cluster's (listening on 127.0.0.1 only).
     database_url: str = Field(default="", validation_alias="DATABASE_URL")

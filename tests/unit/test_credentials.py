@@ -54,3 +54,13 @@ def test_provision_refuses_a_missing_or_short_password_naming_the_variable():
     with pytest.raises(ProvisionError, match="shorter than 16"):
         check_password("payments", "ansinh-dev")
     assert check_password("payments", "x" * 16) == "x" * 16
+
+
+def test_the_local_notifications_service_delivers_to_the_local_mailbox_unless_told_otherwise(tmp_path):
+    settings = PlatformSettings(state_dir=tmp_path, mailbox_smtp_port=2600, mailbox_http_port=6170)
+    env = local_service_env(settings, "notifications", {})
+    assert (env["ANSINH_SMTP_HOST"], env["ANSINH_SMTP_PORT"]) == ("127.0.0.1", "2600")
+    assert env["ANSINH_GATEWAY_SMS_URL"] == "http://127.0.0.1:6170/sms"
+    told = local_service_env(settings, "notifications", {"ANSINH_SMTP_HOST": "mta.agency.vn"})
+    assert told["ANSINH_SMTP_HOST"] == "mta.agency.vn"
+    assert "ANSINH_SMTP_HOST" not in local_service_env(settings, "collection", {})

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import asyncpg
 
 from tests.conftest import OPERATOR_TOKEN, Isolated, RunningService
-from tests.notifications_servers import Gateway, SmtpSink
+from ansinh.devplatform.mailbox import Gateway, SmtpSink
 from tests.waiting import eventually_async
 
 GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"

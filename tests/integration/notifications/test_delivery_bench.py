@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bench.notifications_delivery import baseline
-from tests.notifications_servers import Gateway, SmtpSink
+from ansinh.devplatform.mailbox import Gateway, SmtpSink
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from services.notifications.delivery.email import SmtpChannel
 from services.notifications.delivery.gateway import GatewayChannel
 from services.notifications.delivery.settings import DeliverySettings
 from services.notifications.domain.delivery import Verdict
-from tests.notifications_servers import Gateway, SmtpSink, free_port
+from ansinh.devplatform.mailbox import Gateway, SmtpSink, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""Real local servers for the notifications service's channels, for tests and the benchmark.
+"""Real local servers for the notifications service's channels: the local platform's mailbox (what the demo's
+participants receive), the tests' and the benchmark's.
 
 * ``SmtpSink``: an aiosmtpd SMTP server (its own thread and event loop) that keeps every message it
   accepts, parsed, and can refuse a recipient (5xx) or answer the next DATA commands with a 4xx.
@@ -6,8 +7,9 @@
   It records every request, honours ``Idempotency-Key`` like a real gateway (a key it accepted before is
   answered again without sending), and can answer scripted statuses, refuse numbers, or delay.
 
-Both bind to 127.0.0.1 on a free port. ``python -m tests.notifications_servers`` runs both in their own
-process (the benchmark), printing their ports, with ``GET /_stats`` on the gateway for the counts.
+Both bind to 127.0.0.1 (a free port unless given). ``python -m ansinh.devplatform.mailbox`` runs both in their
+own process (the local platform and the benchmark), printing their ports, with ``GET /_stats`` on the gateway
+for the counts.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
@@ -215,6 +218,35 @@ class Gateway:
 
 
 _SINK_COUNT = lambda: None  # noqa: E731 - set by main() to the process's SMTP sink count
+
+
+def _pidfile(settings) -> Path:
+    return settings.state_dir / "mailbox" / "mailbox.pid"
+
+
+def start_mailbox(settings) -> str:
+    """The local platform's mailbox: an SMTP sink and an SMS/push gateway the local notifications service
+    delivers to (nothing leaves the machine)."""
+    import sys
+
+    from ansinh.ops.procs import check_port_is_ours, port_open, read_pid, start_detached, wait_until
+
+    smtp, http = settings.mailbox_smtp_port, settings.mailbox_http_port
+    ours = {pid} if (pid := read_pid(_pidfile(settings))) else set()
+    if check_port_is_ours(http, ours, "this checkout's mailbox", "ANSINH_MAILBOX_HTTP_PORT"):
+        return f"mailbox already answering on 127.0.0.1:{http}"
+    root = settings.state_dir / "mailbox"
+    root.mkdir(parents=True, exist_ok=True)
+    start_detached([sys.executable, "-m", "ansinh.devplatform.mailbox", "--smtp-port", str(smtp), "--http-port",
+                    str(http)], root / "mailbox.log", _pidfile(settings))
+    wait_until(lambda: port_open("127.0.0.1", http) and port_open("127.0.0.1", smtp), 30, "the mailbox")
+    return f"mailbox: SMTP 127.0.0.1:{smtp}, SMS/push gateway http://127.0.0.1:{http} (counts: /_stats)"
+
+
+def stop_mailbox(settings) -> bool:
+    from ansinh.ops.procs import stop_pid
+
+    return stop_pid(_pidfile(settings), timeout=10)
 
 
 def main() -> None:
