@@ -66,3 +66,7 @@ async def test_hostile_contacts_and_events_from_another_client_are_dead_lettered
     assert [(r["channel"], r["type"]) for r in found] == [("sms", "payment_sent")]
     status, _ = service.get("/ready")
     assert status == 200
+    with open(service.log_path, "rb") as log:
+        logged = log.read().decode("utf-8", "replace")
+    assert "dlq" in logged.lower() or "dead" in logged.lower(), logged[-2000:]  # the log did see them
+    assert PHONE not in logged and EMAIL not in logged, "personal data in the service log"
