@@ -10,7 +10,8 @@ No message can stop a consumer. ``BatchConsumer.process`` ends every message eit
 * **transaction**: the transaction failed deterministically (SQLSTATE 21/22/23..., a value the driver
   cannot encode, an exception of the handler). The batch is split in halves, left first, each in its
   own transaction, until the message that fails alone is found (it is tried twice alone); it is
-  dead-lettered and the rest is committed.
+  dead-lettered and the rest is committed. A message whose event id was already used for different
+  content (``inbox.claim`` raises ``EventIdReused`` naming it) is dead-lettered directly, no bisection.
 
 Transient faults (database or broker unreachable, deadlock...) and bugs of ours (SQLSTATE 42...) are
 retried in place with the runtime's one policy (``ansinh.runtime.retry``): nothing is dead-lettered
@@ -36,7 +37,7 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from ansinh.runtime.decoding import Decoder, Incoming
 from ansinh.runtime.dlq import DeadLetters, RawMessage
-from ansinh.runtime.errors import DecodeError, PermanentError, error_name, failure_reason
+from ansinh.runtime.errors import DecodeError, EventIdReused, PermanentError, error_name, failure_reason
 from ansinh.runtime.logs import correlation_id
 from ansinh.runtime.metrics import BATCH_SECONDS, BISECTIONS, CONSUMED, DEAD_LETTERS_IN_A_ROW, RECEIVED
 from ansinh.runtime.retry import retry_transient
@@ -146,10 +147,32 @@ class BatchConsumer:
         """Commit ``items`` in one transaction; if it fails deterministically, split to find the cause."""
         try:
             refused = await self._transaction(items, prepared)
+        except EventIdReused as exc:
+            await self._set_aside(items, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - transient faults and our bugs were retried inside
             await self._isolate(items, exc)
             return
         await self._committed(items, refused)
+
+    async def _set_aside(self, items: Sequence[Incoming], exc: EventIdReused) -> None:
+        """The inbox named the messages whose event id was already used for different content: dead-letter
+        exactly those and commit the rest in one more transaction (the claim knows the culprits, so no
+        bisection). If none matches (the handler hashed something else than ``Incoming.digest``), bisect."""
+        named = set(exc.reused)
+        culprits = [i for i in items if (i.envelope.event_id, i.digest) in named]
+        if not culprits:
+            await self._isolate(items, exc)
+            return
+        for item in culprits:
+            with _correlated(item):
+                log.warning("event id %s of %s was already used for different content; dead-lettering it",
+                            item.envelope.event_id, self.topic)
+                await self.dead_letters.route(item.raw, str(exc.alone(item.envelope.event_id)),
+                                              type(exc).__name__, "transaction")
+        rest = [i for i in items if (i.envelope.event_id, i.digest) not in named]
+        if rest:
+            await self._settle(rest)
 
     async def _transaction(self, items: Sequence[Incoming], prepared: Any = None) -> Rejections:
         """The handler's transaction, retried in place on transient faults and held on bugs of ours."""

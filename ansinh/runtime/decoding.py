@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import ValidationError, create_model
 
 from ansinh.runtime.dlq import RawMessage
 from ansinh.runtime.errors import DecodeError
+from ansinh.runtime.inbox import content_digest
 from ansinh.runtime.kafka_records import not_utf8
 from schemas.base import Message
 from schemas.envelope import Envelope, EnvelopeHead
@@ -20,6 +22,12 @@ class Incoming:
     raw: RawMessage
     envelope: Envelope
     message: Message
+
+    @cached_property
+    def digest(self) -> bytes:
+        """What this event says, hashed (``inbox.content_digest``): pass it to ``inbox.claim`` with the
+        event id, so that the same id arriving with other content is refused instead of dropped."""
+        return content_digest(self.envelope.type, self.message)
 
 
 # Error types whose message pydantic builds from the input itself (a tag, an attribute, an exception's

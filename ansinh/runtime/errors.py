@@ -42,6 +42,28 @@ class DecodeError(PermanentError):
         self.code = code
 
 
+class EventIdReused(PermanentError):
+    """``inbox.claim`` found event ids already used for different content (a producer reusing ids).
+
+    ``reused`` holds each offending (event id, digest) pair: the consume loop dead-letters the messages
+    that match one and commits the rest. An event id is a random UUID, never personal data, so the reason
+    names it (an operator finds both messages by it); the content is not described."""
+
+    code = "event_id_reused"
+
+    def __init__(self, consumer: str, reused: list[tuple]):
+        self.consumer, self.reused = consumer, tuple(reused)
+        first = reused[0][0]
+        more = f" (and {len(reused) - 1} more)" if len(reused) > 1 else ""
+        super().__init__(f"event id {first}{more} already used for different content (consumer {consumer}): "
+                         "refused, the content first received under this id is kept; a producer must give "
+                         "every event its own id")
+
+    def alone(self, event_id) -> "EventIdReused":
+        """The same refusal for one of the ids (the reason of that message's dead letter)."""
+        return EventIdReused(self.consumer, [pair for pair in self.reused if pair[0] == event_id][:1])
+
+
 # SQLSTATE classes (first two characters), see https://www.postgresql.org/docs/current/errcodes-appendix.html
 TRANSIENT_SQLSTATE = {"08", "40", "53", "55", "57", "58", "72"}  # connection, rollback, resources, lock, shutdown, I/O
 OUR_SQLSTATE = {"0A", "25", "26", "28", "2F", "34", "38", "39", "3B", "3D", "3F", "42", "F0", "HV", "XX"}

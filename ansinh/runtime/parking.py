@@ -17,7 +17,8 @@ def park_events(pool_of: Callable[[], asyncpg.Pool], schema: str, consumer: str,
                 topic: str) -> Callable[[Sequence[Incoming]], Awaitable[None]]:
     async def handle(batch: Sequence[Incoming]) -> None:
         async with pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, schema, consumer, [i.envelope.event_id for i in batch])
+            new = await inbox.claim(conn, schema, consumer, [i.envelope.event_id for i in batch],
+                                     [i.digest for i in batch])
             rows = [(i.envelope.event_id, topic, i.envelope.type, i.raw.value.decode())
                     for i in batch if i.envelope.event_id in new]
             new.clear()
