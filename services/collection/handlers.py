@@ -58,9 +58,10 @@ class Checked:
 
     refused: list
     accepted: list
+    digests: list = field(default_factory=list)  # ``Incoming.digest`` of each accepted one, for the inbox
 
     def __add__(self, other: "Checked") -> "Checked":
-        return Checked(self.refused + other.refused, self.accepted + other.accepted)
+        return Checked(self.refused + other.refused, self.accepted + other.accepted, self.digests + other.digests)
 
 
 class Collection:
@@ -82,7 +83,7 @@ class Collection:
         async with self.pool_of().acquire() as conn:
             async with conn.transaction():
                 new = await inbox.claim(conn, SCHEMA, "collection.declarations",
-                                        [c.event_id for c, _, _ in accepted])
+                                        [c.event_id for c, _, _ in accepted], prepared.digests)
                 fresh = [(c, a, i) for c, a, i in accepted if c.event_id in new]
                 new.clear()  # a duplicate inside the batch counts once
                 if len(accepted) > len(fresh):
@@ -115,6 +116,7 @@ class Collection:
     def _check_declarations(self, batch: Sequence[Incoming]):
         refused: list[tuple[Incoming, PermanentError]] = []
         accepted: list[tuple[DeclareSalary, Assessment, tuple]] = []
+        digests: list[bytes] = []
         today = self.business_date()
         now = datetime.now(timezone.utc).isoformat()
         ids = event_ids(len(batch))
@@ -137,7 +139,8 @@ class Collection:
             accepted.append((command, assessment, (
                 repo.assessment_row(assessment, d.worker_name, d.citizen_id, d.funds),
                 self._assessed_event(command, revise(None, assessment), now, event_id))))
-        return refused, accepted
+            digests.append(item.digest)
+        return refused, accepted, digests
 
     async def _assess(self, conn: asyncpg.Connection, fresh) -> _Effects:
         keys = list({(c.declaration.employer_code, c.declaration.worker_code, c.declaration.period)
@@ -277,7 +280,8 @@ class Collection:
     async def _take_remittances(self, conn: asyncpg.Connection, work: list[tuple[Incoming, "_Receipts"]]
                                 ) -> list[tuple[Incoming, PermanentError]]:
         refused: list[tuple[Incoming, PermanentError]] = []
-        new = await inbox.claim(conn, SCHEMA, REMITTANCES, [i.envelope.event_id for i, _ in work])
+        new = await inbox.claim(conn, SCHEMA, REMITTANCES, [i.envelope.event_id for i, _ in work],
+                                [i.digest for i, _ in work])
         fresh = []
         for item, receipts in work:
             if item.envelope.event_id in new:

@@ -56,7 +56,8 @@ class InterestObligations:
         if not ours:
             return
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, CONSUMER, [i.envelope.event_id for i in ours])
+            new = await inbox.claim(conn, SCHEMA, CONSUMER, [i.envelope.event_id for i in ours],
+                                    [i.digest for i in ours])
             deltas = interest_deltas(ours, new)
             if not deltas:
                 return
