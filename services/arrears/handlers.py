@@ -56,7 +56,8 @@ class Ledger:
             return
         async with self.pool_of().acquire() as conn, conn.transaction():
             await repo.share_ledger(conn)
-            new = await inbox.claim(conn, SCHEMA, CONSUMER, [item.envelope.event_id for item, _ in work])
+            new = await inbox.claim(conn, SCHEMA, CONSUMER, [item.envelope.event_id for item, _ in work],
+                                    [item.digest for item, _ in work])
             fresh = []
             for item, commands in work:
                 if item.envelope.event_id in new:

@@ -44,7 +44,8 @@ class InterestPaid:
 
     async def handle(self, batch: Sequence[Incoming]) -> None:
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, CONSUMER, [i.envelope.event_id for i in batch])
+            new = await inbox.claim(conn, SCHEMA, CONSUMER, [i.envelope.event_id for i in batch],
+                                    [i.digest for i in batch])
             rows = interest_lines(batch, new)
             if rows:
                 await conn.execute(UPSERT, *map(list, zip(*rows)))
