@@ -40,7 +40,8 @@ class Notifications:
     async def handle_contacts(self, batch: Sequence[Incoming]) -> None:
         commands = [store_contact(item) for item in batch]
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, CONTACTS_TOPIC, [c.event_id for c in commands])
+            new = await inbox.claim(conn, SCHEMA, CONTACTS_TOPIC, [c.event_id for c in commands],
+                                    [i.digest for i in batch])
             fresh = newest_per_participant([c for c in commands if c.event_id in new])
             stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id, c.partition)
                                                        for c in fresh])
@@ -57,7 +58,8 @@ class Notifications:
     async def handle_events(self, topic: str, batch: Sequence[Incoming]) -> None:
         effects = effects_of(batch)  # pure: before the transaction
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, topic, [i.envelope.event_id for i in batch])
+            new = await inbox.claim(conn, SCHEMA, topic, [i.envelope.event_id for i in batch],
+                                    [i.digest for i in batch])
             composed = await self._apply(conn, effects.only(new))
         _count(composed)
 
