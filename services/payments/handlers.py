@@ -51,19 +51,22 @@ class Awards:
             except PaymentsError as exc:
                 refused.append((item, exc))
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, AWARDS, [t.event_id for _, t in translated])
+            new = await inbox.claim(conn, SCHEMA, AWARDS, [t.event_id for _, t in translated],
+                                    [i.digest for i, _ in translated])
             fresh = [(i, t) for i, t in translated if t.event_id in new]
             new.clear()  # an event repeated inside the batch is applied once
             state = await self._load(conn, [t for _, t in fresh])
             outcomes: Counter[tuple[str, str]] = Counter()
+            given_back = []
             for item, t in fresh:
                 try:
                     outcomes[(t.kind, self._apply(state, t))] += 1
                 except PaymentsError as exc:
                     refused.append((item, exc))
-            if refused:  # give the claims back: a redelivery is checked again
-                await conn.execute(f"DELETE FROM {SCHEMA}.inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
-                                   AWARDS, [i.envelope.event_id for i, _ in refused])
+                    given_back.append(t.event_id)
+            # Give back the claims of what was refused here: a redelivery is checked again. Only these: an
+            # event refused before the claim may carry the id of one processed earlier, whose row must stay.
+            await inbox.unclaim(conn, SCHEMA, AWARDS, given_back)
             await self._save(conn, state)
         for (kind, outcome), n in outcomes.items():
             metrics.AWARD_EVENTS.labels(kind, outcome).inc(n)

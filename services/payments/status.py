@@ -189,7 +189,8 @@ class Status:
 
     async def _apply_bank(self, conn: asyncpg.Connection, work: list[_Work],
                           effects: "_Effects") -> list[tuple[Incoming, PermanentError]]:
-        new = await inbox.claim(conn, SCHEMA, BANK_CONSUMER, [w.item.envelope.event_id for w in work])
+        new = await inbox.claim(conn, SCHEMA, BANK_CONSUMER, [w.item.envelope.event_id for w in work],
+                                [w.item.digest for w in work])
         fresh = []
         for w in work:
             if w.item.envelope.event_id in new:
@@ -374,7 +375,8 @@ class Status:
     async def handle_cash_status(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, PermanentError]]:
         effects = _Effects()
         async with self.pool_of().acquire() as conn, conn.transaction():
-            new = await inbox.claim(conn, SCHEMA, CASH_CONSUMER, [i.envelope.event_id for i in batch])
+            new = await inbox.claim(conn, SCHEMA, CASH_CONSUMER, [i.envelope.event_id for i in batch],
+                                    [i.digest for i in batch])
             fresh = []
             for item in batch:
                 if item.envelope.event_id in new:
