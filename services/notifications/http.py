@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -28,6 +28,9 @@ NOTIFICATIONS_READ, NOTIFICATIONS_REPLAY = "notifications:read", "notifications:
 ERRORS = {NothingToReplay: 409}
 Channel = Literal["email", "sms", "push"]
 State = Literal["pending", "sending", "sent", "failed", "uncertain"]
+# A notification's id (bigserial): bounded so that a number too long for the column is an invalid request, not a
+# database error answered 500.
+NotificationId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class ParticipantParams(BaseModel):
@@ -84,7 +87,8 @@ class FailedList(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    ids: list[int] | None = Field(None, max_length=10000, description="These notifications (failed or uncertain)")
+    ids: list[NotificationId] | None = Field(None, max_length=10000,
+                                             description="These notifications (failed or uncertain)")
     all_failed: bool = Field(False, description="Every failed notification (with channel: of that channel)")
     channel: Channel | None = None
     reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f]*$", description="Why (audited)")
