@@ -112,9 +112,16 @@ async def seed(pool: asyncpg.Pool, count: int) -> None:
         await conn.execute("VACUUM ANALYZE entitlements")
 
 
-async def system(world: World, pool: asyncpg.Pool, chunk: int) -> dict[str, float]:
+def _relay_process(settings: dict) -> None:
+    """The outbox relay in its own process (ANSINH_RELAY=external, `ansinh outbox relay payments`)."""
+    from ansinh.runtime.service import run_relay
+
+    asyncio.run(run_relay(PaymentsSettings(**settings)))
+
+
+async def system(world: World, pool: asyncpg.Pool, chunk: int, relay_mode: str) -> dict[str, float]:
     """The run's three steps, with the outbox relay publishing meanwhile (as in the service, where it runs
-    all the time), until the outbox is empty."""
+    all the time: inline, or in its own process), until the outbox is empty."""
     s = world.settings
     runs = Runs(lambda: pool, load_calendar(s.calendar_file), RunSettings(chunk, s.payment_point_prefixes, s.debtor()))
     maker, checker = auth.Principal("bench-maker", frozenset()), auth.Principal("bench-checker", frozenset())
@@ -124,8 +131,13 @@ async def system(world: World, pool: asyncpg.Pool, chunk: int) -> dict[str, floa
                         session_timeout_s=s.relay_session_timeout_s)
     stopping = asyncio.Event()
     times = {}
+    external = None
+    if relay_mode == "external":
+        context = multiprocessing.get_context("spawn")
+        external = context.Process(target=_relay_process, args=(s.model_dump(mode="json"),))
+        external.start()
     started = time.perf_counter()
-    relaying = asyncio.create_task(relay.run(stopping))
+    relaying = asyncio.create_task(relay.run(stopping) if external is None else stopping.wait())
     try:
         prepared = await runs.prepare(maker, PERIOD, "benchmark")
         times["prepare"] = time.perf_counter() - started
@@ -147,6 +159,9 @@ async def system(world: World, pool: asyncpg.Pool, chunk: int) -> dict[str, floa
         stopping.set()
         await relaying
         await producer.stop()
+        if external is not None:
+            external.terminate()  # SIGTERM: the relay finishes its batch and stops
+            external.join(30)
     return times
 
 
@@ -195,9 +210,10 @@ async def main_async(args) -> None:
         t0 = time.perf_counter()
         await seed(pool, args.count)
         print(f"seeded {args.count:,} entitlements in {time.perf_counter() - t0:.1f} s")
-        times = await system(world, pool, args.chunk)
+        times = await system(world, pool, args.chunk, args.relay)
         sizes = await outbox_sizes(pool)
         rate = args.count / times["total"]
+        print(f"relay {args.relay}")
         print(f"system   {times['total']:7.2f} s for {args.count:,} orders: {rate:,.0f} orders/s "
               f"(prepare {times['prepare']:.2f} s, approve {times['approve']:.2f} s, send {times['send']:.2f} s "
               f"incl. pain.001, relay done {times['relay after send']:.2f} s later; {int(times['published']):,} events, "
@@ -224,6 +240,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000, help="entitlements (= payments = orders)")
     parser.add_argument("--chunk", type=int, default=50_000, help="rows per transaction while preparing and sending")
+    parser.add_argument("--relay", choices=["inline", "external"], default="inline",
+                        help="the outbox relay in this process (the service's default) or its own (ANSINH_RELAY)")
     parser.add_argument("--keep", action="store_true", help="keep the database and topics to inspect")
     asyncio.run(main_async(parser.parse_args()))
 
