@@ -103,6 +103,7 @@ class Route:
     status: int = 200
     alternatives: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
+    refusals: tuple[type[Exception], ...] | None = None  # of the Api's errors, those this view raises (None: all)
 
     @property
     def path_names(self) -> list[str]:
@@ -136,7 +137,7 @@ class Api:
                  **options) -> Callable[[View], View]:
         def register(view: View) -> View:
             route = Route(method, path, view, summary, response, **options)
-            _check_declaration(route, self.routes)
+            _check_declaration(route, self.routes, self.errors)
             self.routes.append(route)
             return view
         return register
@@ -215,7 +216,7 @@ class Api:
                                "required": ["error"]}
         paths: dict = {}
         for route in self.routes:
-            paths.setdefault(_openapi_path(route.path), {})[route.method] = _operation(route)
+            paths.setdefault(_openapi_path(route.path), {})[route.method] = _operation(route, self.errors)
         return {"openapi": "3.1.0",
                 "info": {"title": self.title, "version": self.version, "description": self.description},
                 "paths": paths,
@@ -283,9 +284,11 @@ def _answer(result: Any, status: int) -> Answer:
     return _json(result, status)
 
 
-def _check_declaration(route: Route, existing: list[Route]) -> None:
+def _check_declaration(route: Route, existing: list[Route], errors: Mapping[type[Exception], int]) -> None:
     if any(r.path == route.path and r.method == route.method for r in existing):
         raise ValueError(f"{route.method.upper()} {route.path} is declared twice")
+    if route.refusals is not None and (unknown := [k.__name__ for k in route.refusals if k not in errors]):
+        raise ValueError(f"{route.path}: refusals {unknown} have no status in the Api's errors")
     if route.params is not None:
         declared = set(route.params.model_fields)
         if declared != set(route.path_names):
@@ -320,7 +323,18 @@ def _plain(schema: dict) -> dict:
     return {k: v for k, v in schema.items() if k not in ("title", "description")}
 
 
-def _operation(route: Route) -> dict:
+def _refusals(route: Route, errors: Mapping[type[Exception], int]) -> dict[str, str]:
+    """The statuses a view may answer for the service's declared refusals (``refusals=`` narrows them to the
+    ones the view can raise), each described by the refusals' first docstring lines."""
+    kinds = route.refusals if route.refusals is not None else tuple(errors)
+    found: dict[str, list[str]] = {}
+    for kind in kinds:
+        doc = (kind.__doc__ or kind.__name__).strip().splitlines()[0]
+        found.setdefault(str(errors[kind]), []).append(f"{kind.__name__}: {doc}")
+    return {status: "; ".join(reasons) for status, reasons in found.items()}
+
+
+def _operation(route: Route, errors: Mapping[type[Exception], int]) -> dict:
     responses: dict = {}
     content: dict = {}
     if route.response is not None:
@@ -334,6 +348,13 @@ def _operation(route: Route) -> dict:
     if route.roles:
         responses["401"] = {"description": "no valid bearer token", **error}
         responses["403"] = {"description": f"the token lacks a role: {', '.join(route.roles)}", **error}
+    for status, description in _refusals(route, errors).items():
+        previous = responses.get(status, {}).get("description")
+        responses[status] = {"description": f"{previous}; {description}" if previous else description, **error}
+    if route.body is not None:
+        responses["413"] = {"description": f"the request body is larger than {MAX_BODY_BYTES} bytes", **error}
+    responses["500"] = {"description": "an internal error (the service log has the details; nothing is echoed)",
+                        **error}
     responses["503"] = {"description": "the service is starting up", **error}
     operation = {"operationId": route.operation_id, "summary": route.summary, "responses": responses}
     if route.description or route.view.__doc__:

@@ -64,7 +64,7 @@ def _api() -> tuple[Api, _Runtime]:
         return Thing(thing_id=call.params.thing_id, days=call.query.days, seen_by=call.principal.name)
 
     @api.post("/things/{thing_id}/name", summary="Rename a thing", params=ThingPath, body=Rename,
-              response=Thing, roles=("things:write",))
+              response=Thing, roles=("things:write",), refusals=())
     async def rename(call: Call) -> Thing:
         return Thing(thing_id=call.params.thing_id, days=0, seen_by=call.body.name)
 
@@ -142,7 +142,10 @@ def test_the_generated_document_is_valid_openapi_and_describes_each_view():
     assert {p["name"]: p["in"] for p in operation["parameters"]} == {"thing_id": "path", "days": "query"}
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Thing"}
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "500", "503"}
+    assert "NotFound" in operation["responses"]["404"]["description"]
+    rename = document["paths"]["/things/{thing_id}/name"]["post"]["responses"]
+    assert "413" in rename and "404" not in rename  # declared: this view refuses nothing of the Api's errors
     assert "Rename" in document["components"]["schemas"]
     assert "text/csv" in document["paths"]["/things.csv"]["get"]["responses"]["200"]["content"]
 
