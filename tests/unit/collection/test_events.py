@@ -57,8 +57,8 @@ def test_event_ids_made_a_batch_at_a_time_are_distinct_random_uuids_in_their_can
 
 def test_a_prepared_batch_gives_each_assessed_event_its_own_id_in_its_envelope_and_its_outbox_row():
     envelopes = [{"event_id": str(uuid.uuid4()), "type": "SalaryDeclared", "schema_version": 1,
-                  "occurred_at": "2025-08-01T00:00:00+00:00", "producer": "payroll", "correlation_id": str(uuid.uuid4()),
-                  "causation_id": None, "payload": {
+                  "occurred_at": "2025-08-01T00:00:00+00:00", "producer": "payroll",
+                  "correlation_id": str(uuid.uuid4()), "causation_id": None, "payload": {
                       "employer_code": "DN0001", "employer_tax_code": "0101234567", "region": 1,
                       "reduced_accident_rate": False, "period": "2025-07", "worker_code": f"012345678{n}",
                       "worker_name": "Phạm Thu", "citizen_id": "001090012345", "contribution_salary": 10_000_000,
