@@ -14,7 +14,6 @@ class StoreContact:
     contact: Contact
     version: Version
     event_id: UUID
-    partition: int
 
 
 def store_contact(item: Incoming) -> StoreContact:
@@ -25,8 +24,8 @@ def store_contact(item: Incoming) -> StoreContact:
     # them into NULL made delivery apply its default (21:00-07:00) to a participant who had said "none".
     contact = Contact(m.participant_code, m.language, m.phone, m.email, m.app_token,
                       tuple(dict.fromkeys(m.channels)), start, end)
-    return StoreContact(contact, Version(item.envelope.occurred_at, item.raw.offset), item.envelope.event_id,
-                        item.raw.partition)
+    return StoreContact(contact, Version(item.raw.partition, item.raw.offset, item.envelope.occurred_at),
+                        item.envelope.event_id)
 
 
 def newest_per_participant(commands: list[StoreContact]) -> list[StoreContact]:

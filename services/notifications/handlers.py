@@ -43,8 +43,7 @@ class Notifications:
             new = await inbox.claim(conn, SCHEMA, CONTACTS_TOPIC, [c.event_id for c in commands],
                                     [i.digest for i in batch])
             fresh = newest_per_participant([c for c in commands if c.event_id in new])
-            stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id, c.partition)
-                                                       for c in fresh])
+            stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id) for c in fresh])
         metrics.CONTACTS.labels("stored").inc(stored)
         metrics.CONTACTS.labels("stale").inc(len(new) - stored)
 

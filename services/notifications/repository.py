@@ -15,9 +15,10 @@ from services.notifications.triggers import AwardFacts, Notification
 S = "notifications"
 
 
-async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact, Version, object, int]]) -> int:
-    """Store each contact unless the stored one is newer (``Version``); returns how many were stored.
-    ``rows``: (contact, version, event id, partition), at most one per participant."""
+async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact, Version, object]]) -> int:
+    """Store each contact unless the stored one is as new or newer (``Version``: partition and offset, never
+    the event time); returns how many were stored. ``rows``: (contact, version, event id), at most one per
+    participant."""
     if not rows:
         return 0
     stored = await conn.fetch(f"""
@@ -34,14 +35,14 @@ async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact
             language = EXCLUDED.language, channels = EXCLUDED.channels, quiet_from = EXCLUDED.quiet_from,
             quiet_until = EXCLUDED.quiet_until, event_id = EXCLUDED.event_id, occurred_at = EXCLUDED.occurred_at,
             source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, updated_at = now()
-        WHERE (c.occurred_at, c.source_offset) < (EXCLUDED.occurred_at, EXCLUDED.source_offset)
+        WHERE (c.source_partition, c.source_offset) < (EXCLUDED.source_partition, EXCLUDED.source_offset)
         RETURNING participant_code""",
         [c.participant_code for c, *_ in rows], [c.phone for c, *_ in rows], [c.email for c, *_ in rows],
         [c.app_token for c, *_ in rows], [c.language for c, *_ in rows],
         # text[] per row travels as a '{...}' literal (unnest of a 2-D array would flatten it)
         [_array_literal(c.channels) for c, *_ in rows], [c.quiet_from for c, *_ in rows],
-        [c.quiet_until for c, *_ in rows], [e for _, _, e, _ in rows], [v.occurred_at for _, v, _, _ in rows],
-        [p for *_, p in rows], [v.offset for _, v, _, _ in rows])
+        [c.quiet_until for c, *_ in rows], [e for _, _, e in rows], [v.occurred_at for _, v, _ in rows],
+        [v.partition for _, v, _ in rows], [v.offset for _, v, _ in rows])
     return len(stored)
 
 

@@ -23,15 +23,20 @@ class Contact:
 
 @dataclass(frozen=True)
 class Version:
-    """Where a contact record came from: the newer one wins, whatever order they are read in."""
+    """Where a contact record sits on ``participants.contacts``: the one later on the topic wins, whatever
+    order they are read in.
 
-    occurred_at: datetime
+    The topic is compacted and keyed by participant, so a participant's records share one partition and
+    the higher offset is the newer one: that is what compaction keeps and the registry's own order. The
+    event time is kept for display only: deciding by it let one record dated 2099 lock a contact forever.
+    (Partition first only makes the order total; it matters only if the topic's partitions were changed.)"""
+
+    partition: int
     offset: int
+    occurred_at: datetime | None = None  # shown to operators; never compared
 
     def newer_than(self, other: "Version") -> bool:
-        # Time first (it survives a re-created topic, where offsets restart); the offset breaks ties, and
-        # within the key's partition it is the registry's own order.
-        return (self.occurred_at, self.offset) > (other.occurred_at, other.offset)
+        return (self.partition, self.offset) > (other.partition, other.offset)
 
 
 def usable_channels(contact: Contact | None) -> list[tuple[str, str]]:

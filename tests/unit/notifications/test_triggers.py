@@ -131,19 +131,19 @@ def test_no_contact_or_no_address_is_no_channel():
     assert usable_channels(Contact("0123456789", "vi", channels=("sms",))) == []
 
 
-def test_of_two_contact_records_the_later_one_wins_and_the_offset_breaks_a_tie():
-    assert Version(AT, 5).newer_than(Version(AT, 4))
-    assert Version(AT.replace(hour=10), 1).newer_than(Version(AT, 9))
-    assert not Version(AT, 4).newer_than(Version(AT, 4))
+def test_of_two_contact_records_the_later_offset_wins_whatever_their_event_times():
+    assert Version(0, 5, AT).newer_than(Version(0, 4, AT))
+    assert Version(0, 5, AT).newer_than(Version(0, 4, AT.replace(year=2099)))  # a date far ahead locks nothing
+    assert not Version(0, 4, AT.replace(year=2099)).newer_than(Version(0, 4, AT))
 
 
 def test_a_batch_keeps_the_newest_record_of_each_participant_whatever_their_order():
     def record(phone, offset, at):
         msg = benefits.ContactDetailsChanged(participant_code="0123456789", phone=phone, channels=["sms"])
         return store_contact(incoming("participants.contacts", msg, offset=offset, at=at))
-    newest = newest_per_participant([record("+84900000002", 7, AT.replace(hour=11)),
-                                     record("+84900000001", 3, AT.replace(hour=10))])
-    assert [c.contact.phone for c in newest] == ["+84900000002"]
+    newest = newest_per_participant([record("+84900000002", 7, AT.replace(hour=10)),
+                                     record("+84900000001", 3, AT.replace(hour=11))])
+    assert [c.contact.phone for c in newest] == ["+84900000002"]  # the higher offset, though dated earlier
 
 
 def test_quiet_hours_arrive_as_times_and_equal_times_mean_none():
