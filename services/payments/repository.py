@@ -167,6 +167,28 @@ async def begin_preparation(conn: asyncpg.Connection, period: date, principal: s
         "WHERE period = $1", period, principal, restart)
 
 
+# A payment of the run not yet approved whose award is no longer payable in the run's month (suspended,
+# terminated or ended after the run was prepared): the test of PREPARE_CHUNK's WHERE, negated. A death stops
+# its payments itself (state 'stopped'); a suspension or termination did not, so it would have been paid.
+NOT_PAYABLE = """
+FROM payments p JOIN entitlements c ON c.award_id = p.award_id
+WHERE p.run_period = $1 AND p.state = 'created'
+  AND NOT (c.first_period <= $1
+           AND (c.recurrence = 'one_off' OR c.last_period IS NULL OR $1 <= c.last_period)
+           AND (CASE WHEN $1 >= c.status_from THEN c.status ELSE c.prior_status END) = 'active')
+"""
+
+
+async def count_not_payable(conn: asyncpg.Connection, period: date) -> int:
+    return await conn.fetchval(f"SELECT count(*) {NOT_PAYABLE}", period)
+
+
+async def drop_not_payable(conn: asyncpg.Connection, period: date) -> None:
+    """Before the run is prepared again (never after approval): a payment that never left is deleted, so a
+    resumption before approval lets the new preparation create it again (a 'stopped' row would block it)."""
+    await conn.execute(f"DELETE FROM payments WHERE id IN (SELECT p.id {NOT_PAYABLE})", period)
+
+
 async def count_entitlements(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT count(*) FROM entitlements")
 

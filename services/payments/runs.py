@@ -52,6 +52,7 @@ class Runs:
                 raise RunAlreadyApproved(f"the run of {period_text(period)} is already {run['state']}; it cannot be "
                                          "prepared again")
             # A prepared run is scanned again from the start (awards may have arrived); an interrupted one resumes.
+            await repo.drop_not_payable(conn, period)  # suspended or terminated since the last preparation
             await repo.begin_preparation(conn, period, principal.name, restart=run["state"] == "prepared")
             await auth.audit(conn, SCHEMA, principal, "payments.prepare", period_text(period), reason)
         metrics.RUN_DECISIONS.labels("prepare", "done").inc()
@@ -137,6 +138,9 @@ class Runs:
                     raise RunChanged(f"the run of {period_text(period)} changed since its totals were computed "
                                      f"({run['total_payments']} payments shown, {payments} now): prepare it again "
                                      "and check the new totals")
+                if await repo.count_not_payable(conn, period):
+                    raise RunChanged(f"the run of {period_text(period)} pays awards suspended, terminated or ended "
+                                     "since its totals were computed: prepare it again and check the new totals")
                 if expected is not None and any(e is not None and e != actual
                                                 for e, actual in zip(expected, (payments, amount))):
                     raise RunChanged(f"the run of {period_text(period)} has {payments} payments for {amount} VND, "
