@@ -19,7 +19,7 @@ REGION_SHARE = {1: 0.45, 2: 0.25, 3: 0.18, 4: 0.12}
 BANKS = ("970436", "970415", "970418", "970405", "970407", "970422")
 ALL_FUNDS = ("sickness_maternity", "accident", "retirement", "health", "unemployment")
 # How employers pay, with their shares (the rest of a month's behaviour is in simulators.payroll).
-PAYMENT_HABITS = (("on_time", 0.70), ("late", 0.12), ("partial", 0.08), ("overpays", 0.04), ("missing", 0.06))
+PAYMENT_HABITS = (("on_time", 0.80), ("late", 0.11), ("partial", 0.04), ("overpays", 0.03), ("missing", 0.02))
 BENEFITS = (("old_age_pension", "monthly", 0.62, (3_500_000, 15_000_000)),
             ("survivor_allowance", "monthly", 0.10, (1_400_000, 3_500_000)),
             ("accident_disease_allowance", "monthly", 0.03, (700_000, 6_000_000)),
@@ -114,7 +114,9 @@ def build(seed: int, employers: int, workers: int, beneficiaries: int, prefix: s
         raise ValueError("need at least one employer and one worker per employer")
     rng = random.Random(seed)
     population = Population(seed, prefix)
-    codes = rng.sample(range(10**9, 10**10), workers + beneficiaries)  # distinct 10-digit insurance codes
+    # Distinct 10-digit insurance codes, drawn apart from the rest: two runs of one seed (other prefixes) get the
+    # same population under other codes, so a platform that saw the first run sees new people in the second.
+    codes = random.Random(f"{seed}/{prefix}/codes").sample(range(10**9, 10**10), workers + beneficiaries)
     sizes = _sizes(rng, employers, workers)
     habits, habit_weights = zip(*PAYMENT_HABITS)
     next_code = iter(codes)

@@ -22,6 +22,7 @@ HANOI = timezone(timedelta(hours=7))
 SHARE_SUSPENDED = 0.01
 SHARE_DECEASED = 0.004
 SHARE_NEW_ACCOUNT = 0.01
+SHARE_WORKERS_WITH_CONTACT = 0.7   # workers registered in the app or with a phone on file
 
 
 @dataclass
@@ -108,3 +109,24 @@ def expected_payments(registry: Registry, period: str) -> dict[str, int]:
     """Award id -> amount the payment service must pay for ``period``."""
     return {a.award_id: a.amount for a in registry.payable(period)}
 
+
+
+def worker_contacts(population: Population, seed: int, when: datetime) -> tuple[list[Sent], dict[str, dict]]:
+    """Contact details for a share of the workers (the registry covers every participant): mostly SMS, some
+    e-mail and app push, nearly all in Vietnamese. Returns the messages and the contacts by worker code."""
+    rng = random.Random(f"{seed}/{population.prefix}/worker-contacts")
+    sent, contacts = [], {}
+    for worker in population.workers:
+        if rng.random() >= SHARE_WORKERS_WITH_CONTACT:
+            continue
+        wants = [c for c, share in (("sms", 0.8), ("email", 0.5), ("push", 0.4)) if rng.random() < share] or ["sms"]
+        contact = {"phone": f"+849{rng.randrange(10**8):08d}", "language": "en" if rng.random() < 0.03 else "vi",
+                   "channels": wants}
+        if "email" in wants:
+            contact["email"] = f"ld.{worker.code}@example.vn"
+        if "push" in wants:
+            contact["app_token"] = f"tok-{worker.code}-{rng.randrange(10**8)}"
+        contacts[worker.code] = contact
+        message = ContactDetailsChanged(participant_code=worker.code, **contact)
+        sent.append(Sent(CONTACTS, worker.code.encode(), _envelope(message, "participant-registry", rng, when)))
+    return sent, contacts

@@ -13,6 +13,13 @@ Stages (each publishes through the public topics, waits for the services with a 
    an independent computation, day by day from collection's obligations and allocations with the law's rule
    (0.03% a day of the unpaid principal, rounded half up per debt and day); collection receives that interest as
    obligations of fund ``interest``; the employers listed overdue are those that owe principal.
+3. **Payments.** The decision system awards benefits (and, month by month, suspends some, reports deaths,
+   changes accounts); for each month an operator prepares the run and a second one approves it; the banks and
+   the paying offices answer. Checked: exactly one payment per award and month, none after a suspension or death,
+   every account rejection ends in cash or returned, nothing waits for an answer.
+4. **Notifications.** The registry sends contact details; participants are told. Checked: what the mailbox
+   (the local SMTP server and SMS/push gateway) received equals what the service recorded as sent, each message
+   once; workers of employers that did not pay are told.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ from rich.table import Table
 from ansinh.ops.credentials import LocalSecrets
 from ansinh.ops.topics import DLQ_PARTITIONS
 from ansinh.runtime.settings import DEFAULT_WEB_PORTS, PlatformSettings
-from simulators import law, payroll, wire
+from simulators import answers, law, payroll, registry, wire
 from simulators.population import Population, build
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -47,6 +54,25 @@ class Scenario:
     beneficiaries: int = 1_000
     months: int = 3
     seed: int = 2026
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the services and the mailbox answer, and the two operators' tokens (maker and checker)."""
+
+    ports: dict[str, int]
+    operator_token: str
+    approver_token: str
+    mailbox_http_port: int
+
+    @classmethod
+    def local(cls, settings: PlatformSettings) -> "Endpoints":
+        secrets = LocalSecrets(settings.state_dir)
+        return cls(dict(DEFAULT_WEB_PORTS), secrets.operator_token(), secrets.approver_token(),
+                   settings.mailbox_http_port)
+
+
+STAGES = ("collection", "arrears", "payments", "notifications")
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,7 @@ class Played:
 
     scenario: Scenario
     settings: PlatformSettings
+    endpoints: Endpoints
     prefix: str
     periods: list[str]
     population: Population
@@ -75,6 +102,10 @@ class Played:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     figures: dict[str, object] = field(default_factory=dict)
+    awards: registry.Registry = field(default_factory=registry.Registry)
+    pay_periods: list[str] = field(default_factory=list)
+    worker_contacts: dict[str, dict] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=lambda: datetime.now(HANOI))
 
     def check(self, stage: str, what: str, expected: object, found: object) -> None:
         self.checks.append(Check(stage, what, expected, found))
@@ -127,6 +158,9 @@ async def play_collection(console: Console, settings: PlatformSettings, played: 
     started = time.monotonic()
     previous = None
     with _progress(console) as progress:
+        # Workers are in the participant registry before anything happens to them.
+        contacts, played.worker_contacts = registry.worker_contacts(played.population, seed, datetime.now(HANOI))
+        await _publish(settings, "registry: workers' contact details", contacts, progress)
         for period in played.periods:
             declarations = payroll.declare(played.population, period, previous, played.ledger, seed)
             await _publish(settings, f"{period}: payroll systems declare", declarations, progress)
@@ -175,12 +209,20 @@ async def check_collection(played: Played, admin: asyncpg.Connection) -> None:
     credit = await admin.fetchval("SELECT coalesce(sum(credit), 0)::bigint FROM collection.employers "
                                   "WHERE employer_code LIKE $1", like)
     played.check("collection", "money received = allocated + employers' credit (VND)", received, allocated + credit)
+    # Interest the daily runs made payable meanwhile (fund 'interest') is owed too: read in the same snapshot.
+    snapshot = await admin.fetch(
+        "SELECT o.employer_code, sum(o.assessed - o.paid)::bigint AS outstanding, "
+        "coalesce(sum(o.assessed) FILTER (WHERE o.fund = 'interest'), 0)::bigint AS interest, "
+        "max(e.credit)::bigint AS credit FROM collection.obligations o JOIN collection.employers e USING "
+        "(employer_code) WHERE o.employer_code LIKE $1 GROUP BY 1", like)
     by_employer = _employer_totals(played)
-    outstanding = sum(r["assessed"] - r["paid"] for r in rows)
-    played.check("collection", "outstanding = sum over employers of max(0, owed - paid) (VND)",
-                 sum(max(0, o - p) for o, p in by_employer.values()), outstanding)
-    played.check("collection", "credit = sum over employers of max(0, paid - owed) (VND)",
-                 sum(max(0, p - o) for o, p in by_employer.values()), credit)
+    interest = {r["employer_code"]: r["interest"] for r in snapshot}
+    owed = {e: o + interest.get(e, 0) for e, (o, _) in by_employer.items()}
+    played.check("collection", "outstanding = sum over employers of max(0, owed + interest charged - paid) (VND)",
+                 sum(max(0, owed[e] - p) for e, (_, p) in by_employer.items()),
+                 sum(r["outstanding"] for r in snapshot))
+    played.check("collection", "credit = sum over employers of max(0, paid - owed - interest charged) (VND)",
+                 sum(max(0, p - owed[e]) for e, (_, p) in by_employer.items()), sum(r["credit"] for r in snapshot))
     below = sum(m.below_floor for m in played.ledger.months.values())
     flagged = await admin.fetchval("SELECT count(*) FROM collection.compliance_flags WHERE employer_code LIKE $1", like)
     played.check("collection", "declarations below the regional floor are flagged, each revision", below, flagged)
@@ -227,8 +269,8 @@ LAW41_BPS_PER_DAY, BPS = 3, 10_000  # Law 41/2024 Art. 40: 0.03% of the unpaid a
 class Operator:
     """An operator calling a service's HTTP API with a token (the local platform's generated ones)."""
 
-    def __init__(self, service: str, token: str):
-        self.base, self.token = f"http://127.0.0.1:{DEFAULT_WEB_PORTS[service]}", token
+    def __init__(self, port: int, token: str):
+        self.base, self.token = f"http://127.0.0.1:{port}", token
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
@@ -238,6 +280,8 @@ class Operator:
             with urllib.request.urlopen(request, timeout=120) as answer:
                 return json.loads(answer.read())
         except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                raise LookupError(f"{method} {self.base}{path}: not found") from None
             raise RuntimeError(f"{method} {self.base}{path}: {exc.code} {exc.read()[:300]!r}") from None
 
 
@@ -262,7 +306,7 @@ def independent_interest(obligations: list, allocations: list, through: date) ->
 
 async def play_arrears(console: Console, played: Played, admin: asyncpg.Connection) -> None:
     like, today = played.prefix + "%", datetime.now(HANOI).date()
-    operator = Operator("arrears", LocalSecrets(played.settings.state_dir).operator_token())
+    operator = Operator(played.endpoints.ports["arrears"], played.endpoints.operator_token)
     started = time.monotonic()
     with _progress(console) as progress:
         principal = await admin.fetchval("SELECT coalesce(sum(assessed), 0)::bigint FROM collection.obligations "
@@ -298,15 +342,18 @@ async def play_arrears(console: Console, played: Played, admin: asyncpg.Connecti
 
 async def check_arrears(played: Played, admin: asyncpg.Connection, operator: Operator, today: date) -> None:
     like = played.prefix + "%"
-    obligations = await admin.fetch("SELECT employer_code, period, fund, assessed, due_date FROM collection.obligations "
-                                     "WHERE employer_code LIKE $1 AND fund <> 'interest'", like)
-    allocations = await admin.fetch("SELECT employer_code, period, fund, value_date, amount FROM collection.allocations"
-                                    " WHERE employer_code LIKE $1 AND fund <> 'interest'", like)
+    # The figures the runs saw (the ledger matched collection's when the runs began; interest made payable may
+    # move credit afterwards, which tomorrow's run takes into account): the interest rule is checked on them.
+    obligations = await admin.fetch("SELECT employer_code, period, fund, principal_seen AS assessed, due_date "
+                                     "FROM arrears.debts WHERE employer_code LIKE $1 AND due_date IS NOT NULL", like)
+    allocations = await admin.fetch("SELECT employer_code, period, fund, value_date, seen AS amount "
+                                    "FROM arrears.payment_lines WHERE employer_code LIKE $1", like)
     expected = independent_interest(obligations, allocations, today)
     charged = {r["employer_code"]: r["amount"] for r in await admin.fetch(
         "SELECT employer_code, sum(amount)::bigint AS amount FROM arrears.interest_postings "
         "WHERE employer_code LIKE $1 GROUP BY 1 HAVING sum(amount) <> 0", like)}
-    played.check("arrears", "interest charged: employers and total (VND) = computed here day by day",
+    played.check("arrears", "interest charged: employers and total (VND) = computed here, day by day, from what "
+                 "the runs saw",
                  _summary(expected), _summary(charged))
     played.check("arrears", "employers whose interest differs from the independent computation", 0,
                  sum(1 for e in expected.keys() | charged.keys() if expected.get(e) != charged.get(e)))
@@ -334,6 +381,184 @@ def _employer_totals(played: Played) -> dict[str, list[int]]:
     return totals
 
 
+# ----------------------------------------------------------------------------------------------------- payments
+def months_from(today: date, count: int) -> list[str]:
+    """This month and the next ``count - 1`` (benefits are paid for the month they are due in)."""
+    index = today.year * 12 + today.month - 1
+    return [f"{(index + n) // 12}-{(index + n) % 12 + 1:02d}" for n in range(count)]
+
+
+def free_months(maker: Operator, today: date, count: int) -> list[str]:
+    """``count`` months from this one on without a payment run yet: a month is paid by one run, so a demo played
+    again on the same platform pays its beneficiaries' next months."""
+    months = months_from(today, 36)
+    for start, period in enumerate(months):
+        try:
+            maker.call("GET", f"/runs/{period}")
+        except LookupError:
+            return months[start:start + count]
+    raise RuntimeError("every month of the next three years already has a payment run")
+
+
+async def _consumed(admin: asyncpg.Connection, schema: str, sent: list[payroll.Sent]) -> int:
+    ids = [json.loads(m.value)["event_id"] for m in sent]
+    return await admin.fetchval(f"SELECT count(DISTINCT event_id) FROM {schema}.inbox WHERE event_id = ANY($1::uuid[])",
+                                ids)
+
+
+async def play_payments(console: Console, played: Played, admin: asyncpg.Connection) -> None:
+    seed, settings, now = played.scenario.seed, played.settings, datetime.now(HANOI)
+    maker = Operator(played.endpoints.ports["payments"], played.endpoints.operator_token)
+    checker = Operator(played.endpoints.ports["payments"], played.endpoints.approver_token)
+    played.pay_periods = free_months(maker, now.date(), played.scenario.months)
+    awards = played.awards
+    stop = asyncio.Event()
+    bank = asyncio.create_task(wire.respond(settings.kafka_bootstrap, "payments.orders", "payments.bank-status",
+                                            wire.bank(seed, answers.Rates()), "simulated-banks", stop,
+                                            settings.topic_prefix, group="simulator-banks"))
+    post = asyncio.create_task(wire.respond(settings.kafka_bootstrap, "payments.cash-orders", "payments.cash-status",
+                                            wire.post_office(seed, answers.Rates()), "simulated-vnpost", stop,
+                                            settings.topic_prefix, group="simulator-vnpost"))
+    started = time.monotonic()
+    try:
+        with _progress(console) as progress:
+            for number, period in enumerate(played.pay_periods):
+                if number == 0:
+                    decisions = registry.open_awards(played.population, period, awards, seed)
+                    await _publish(settings, "registry: awards and beneficiaries' contacts", decisions, progress)
+                else:
+                    decisions = registry.month_changes(played.population, period, awards, seed)
+                    await _publish(settings, f"{period}: suspensions, deaths, new accounts", decisions, progress)
+                awarded = [m for m in decisions if m.topic == registry.AWARDS]
+                await wait_until(f"{period}: payments reads the decisions", lambda: _consumed(admin, "payments",
+                                                                                             awarded),
+                                 len(awarded), progress, timeout=120)
+                await _run_month(maker, checker, period, progress)
+            ours = list(awards.awards)
+            await wait_until("banks and paying offices answer", lambda: admin.fetchval(
+                "SELECT count(*) FROM payments.payments WHERE award_id = ANY($1) "
+                "AND state NOT IN ('created', 'approved', 'sent', 'accepted')", ours),
+                await admin.fetchval("SELECT count(*) FROM payments.payments WHERE award_id = ANY($1)", ours),
+                progress, timeout=180)
+    finally:
+        stop.set()
+        played.figures["bank answers"], played.figures["paying office answers"] = await bank, await post
+    played.timings["payments"] = time.monotonic() - started
+    await check_payments(played, admin)
+
+
+async def _run_month(maker: Operator, checker: Operator, period: str, progress: Progress) -> None:
+    task = progress.add_task(f"{period}: prepare, approve (another operator), send", total=3)
+    view = maker.call("POST", f"/runs/{period}/prepare", {"reason": "demo: monthly run"})
+    view = await _poll(lambda: maker.call("GET", f"/runs/{period}"), lambda v: v["state"] != "preparing", 300)
+    progress.advance(task)
+    if view["state"] == "prepared":
+        view = checker.call("POST", f"/runs/{period}/approve", {
+            "reason": "demo: totals checked", "expected_payments": view["payments"], "expected_amount": view["amount"]})
+    progress.advance(task)
+    await _poll(lambda: maker.call("GET", f"/runs/{period}"), lambda v: v["state"] == "sent", 300)
+    progress.advance(task)
+
+
+async def _poll(fetch, done, timeout: float):
+    deadline = time.monotonic() + timeout
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        value = fetch()
+    if not done(value):
+        raise RuntimeError(f"gave up after {timeout:.0f} s waiting; last seen: {str(value)[:300]}")
+    return value
+
+
+async def check_payments(played: Played, admin: asyncpg.Connection) -> None:
+    ours = list(played.awards.awards)
+    rows = await admin.fetch("SELECT award_id, to_char(period, 'YYYY-MM') AS period, amount, channel, state, "
+                             "reason_code FROM payments.payments WHERE award_id = ANY($1)", ours)
+    expected = {(award, period): amount for period in played.pay_periods
+                for award, amount in registry.expected_payments(played.awards, period).items()}
+    paid = {(r["award_id"], r["period"]): r["amount"] for r in rows}
+    played.check("payments", "payments: count and VND = the awards due each month", _summary(expected), _summary(paid))
+    played.check("payments", "awards paid twice, missed, or paid a wrong amount", 0,
+                 sum(1 for k in expected.keys() | paid.keys() if expected.get(k) != paid.get(k)) +
+                 len(rows) - len(paid))
+    stopped = {a.award_id: a.stopped_from for a in played.awards.awards.values() if a.stopped_from}
+    played.check("payments", "payments after a suspension or a death", 0,
+                 sum(1 for r in rows if r["award_id"] in stopped and r["period"] >= stopped[r["award_id"]]))
+    account = [r for r in rows if r["reason_code"] in answers.ACCOUNT_PROBLEMS]
+    played.check("payments", "account rejections not ended in cash or returned", 0,
+                 sum(1 for r in account if r["state"] not in ("rerouted", "paid", "unclaimed", "returned")))
+    played.figures["payments"] = await admin.fetch(
+        "SELECT channel, state, count(*) AS n, sum(amount)::bigint AS vnd FROM payments.payments "
+        "WHERE award_id = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2", ours)
+
+
+# ------------------------------------------------------------------------------------------------ notifications
+def mailbox_counts(endpoints: Endpoints) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{endpoints.mailbox_http_port}/_stats", timeout=10) as answer:
+        stats = json.loads(answer.read())
+    gateway = stats["gateway"]
+    return {"email": stats["smtp"] or 0, "sms": gateway.get("/sms 202", 0), "push": gateway.get("/push 202", 0)}
+
+
+async def play_notifications(console: Console, played: Played, admin: asyncpg.Connection,
+                             before: dict[str, int]) -> None:
+    """Waits until nothing of this run's participants is due any more, then compares with the mailbox."""
+    people = list(played.worker_contacts) + [b.code for b in played.population.beneficiaries]
+    # Due anywhere on the platform (not only ours): the mailbox counts every participant's messages, so the two
+    # are compared once nothing at all is being sent.
+    due = ("SELECT count(*) FROM notifications.notifications WHERE cardinality($1::text[]) >= 0 "
+           "AND state IN ('pending', 'sending') AND next_attempt_at <= now()")
+    with _progress(console) as progress:
+        ports = list(played.endpoints.ports.values())
+        await wait_until("every service idle (outboxes published, no lag)", lambda: _idle_services(ports),
+                         len(ports), progress, timeout=180)
+        created = await admin.fetchval("SELECT count(*) FROM notifications.notifications "
+                                       "WHERE participant_code = ANY($1)", people)
+        remaining = await wait_until("notifications delivered (not waiting for quiet hours)",
+                                     lambda: _left(admin, due, people, created), created, progress, timeout=180)
+    played.check("notifications", "notifications due and not yet delivered", 0, created - remaining)
+    after = mailbox_counts(played.endpoints)
+    sent = dict(await admin.fetch("SELECT channel, count(*) FROM notifications.notifications "
+                                  "WHERE state = 'sent' AND sent_at >= $1 GROUP BY 1", played.started_at))
+    for channel in ("email", "sms", "push"):
+        played.check("notifications", f"{channel}: received by the mailbox = recorded as sent (all participants, "
+                     "during the run), once each",
+                     sent.get(channel, 0), after[channel] - before[channel])
+    # Who must be told: workers declared (per collection) for a month their employer has not paid (per collection),
+    # who gave the registry their contact details.
+    workers = {r["worker_code"] for r in await admin.fetch(
+        "SELECT DISTINCT a.worker_code FROM collection.assessments a JOIN (SELECT employer_code, period "
+        "FROM collection.obligations WHERE employer_code LIKE $1 AND fund <> 'interest' AND due_date < $2 "
+        "GROUP BY 1, 2 HAVING sum(assessed) > sum(paid)) unpaid USING (employer_code, period)",
+        played.prefix + "%", datetime.now(HANOI).date())} & set(played.worker_contacts)
+    told = await admin.fetchval("SELECT count(DISTINCT participant_code) FROM notifications.notifications "
+                                "WHERE participant_code = ANY($1) AND type = 'contributions_unpaid'", list(workers))
+    played.check("notifications", "workers told their employer has not paid a month of theirs (with contact details)",
+                 len(workers), told)
+    played.figures["notifications"] = await admin.fetch(
+        "SELECT type, channel, language, state, count(*) AS n FROM notifications.notifications "
+        "WHERE participant_code = ANY($1) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4", people)
+
+
+async def _idle_services(ports: list[int]) -> int:
+    """How many services show no outbox backlog and no consumer lag on /metrics (gauges the runtime keeps)."""
+    idle = 0
+    for port in ports:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                lines = answer.read().decode().splitlines()
+        except OSError:
+            continue
+        gauges = [line for line in lines if line.startswith(("ansinh_outbox_pending", "ansinh_consumer_lag_messages"))]
+        idle += bool(gauges) and all(float(line.rsplit(" ", 1)[1]) == 0 for line in gauges)
+    return idle
+
+
+async def _left(admin: asyncpg.Connection, due: str, people: list[str], created: int) -> int:
+    return created - await admin.fetchval(due, people)
+
+
 # ------------------------------------------------------------------------------------------------------ report
 def report(console: Console, played: Played) -> bool:
     table = Table("stage", "check", "expected", "found", "", title="Cross-checks against the simulators' ledgers")
@@ -342,11 +567,29 @@ def report(console: Console, played: Played) -> bool:
                       "[green]holds[/]" if check.holds else "[red bold]DIFFERS[/]")
     console.print(table)
     ratio = played.figures.get("late-payment ratio")
-    if ratio:
+    if ratio:  # the platform's, from arrears (every employer it knows)
         verdict = "[red]above[/]" if ratio["above_target"] else "[green]below[/]"
-        console.print(f"late-payment ratio {ratio['ratio']:.2%} ({ratio['overdue_principal']:,} overdue of "
+        console.print(f"platform's late-payment ratio {ratio['ratio']:.2%} ({ratio['overdue_principal']:,} overdue of "
                       f"{ratio['principal_due_in_year']:,} VND due in the year): {verdict} the "
                       f"{ratio['target']:.2%} target")
+    if played.figures.get("payments"):
+        payments = Table("channel", "state", "payments", "VND", title="Payments by channel and state")
+        for r in played.figures["payments"]:
+            payments.add_row(r["channel"], r["state"], f"{r['n']:,}", f"{r['vnd']:,}")
+        console.print(payments)
+    if played.figures.get("notifications"):
+        told = Table("message", "channel", "language", "state", "count", title="Notifications")
+        for r in played.figures["notifications"]:
+            told.add_row(r["type"], r["channel"], r["language"], r["state"], f"{r['n']:,}")
+        console.print(told)
+    if own := played.figures.get("this run's ratio"):
+        overdue, due = own
+        console.print(f"this run's employers: {overdue / due:.2%} late ({overdue:,} of {due:,} VND due), against the "
+                      f"2.69% target")
+    pending_sms = sum(r["n"] for r in played.figures.get("notifications") or () if r["channel"] == "sms"
+                      and r["state"] == "pending")
+    if pending_sms:
+        console.print(f"{pending_sms:,} SMS wait for the end of the participants' quiet hours (Asia/Ho_Chi_Minh)")
     for note in played.notes:
         console.print(f"[yellow]note:[/] {note}")
     return all(c.holds for c in played.checks)
@@ -360,17 +603,38 @@ def _show(value: object) -> str:
     return str(value)
 
 
-async def play(console: Console, settings: PlatformSettings, scenario: Scenario) -> bool:
+async def play(console: Console, settings: PlatformSettings, scenario: Scenario,
+               endpoints: Endpoints | None = None, stages: tuple[str, ...] = STAGES) -> bool:
+    """Play ``stages`` of the scenario against running services; True when every cross-check holds."""
     today = datetime.now(HANOI).date()
     prefix = run_prefix(scenario.seed)
     population = build(scenario.seed, scenario.employers, scenario.workers, scenario.beneficiaries, prefix=prefix)
-    played = Played(scenario, settings, prefix, periods_before(today, scenario.months), population)
+    played = Played(scenario, settings, endpoints or Endpoints.local(settings), prefix,
+                    periods_before(today, scenario.months), population)
     console.print(f"{scenario.employers:,} employers ({prefix}...), {scenario.workers:,} workers, "
                   f"{scenario.beneficiaries:,} beneficiaries; periods {', '.join(played.periods)}; seed {scenario.seed}")
     admin = await asyncpg.connect(settings.database_url)
     try:
-        await play_collection(console, settings, played, admin)
-        await play_arrears(console, played, admin)
+        before = mailbox_counts(played.endpoints) if "notifications" in stages else None
+        if "collection" in stages:
+            await play_collection(console, settings, played, admin)
+        if "arrears" in stages:
+            await play_arrears(console, played, admin)
+        if "payments" in stages:
+            await play_payments(console, played, admin)
+        if "notifications" in stages:
+            await play_notifications(console, played, admin, before)
+        await _own_ratio(played, admin)
     finally:
         await admin.close()
     return report(console, played)
+
+
+async def _own_ratio(played: Played, admin: asyncpg.Connection) -> None:
+    """This run's employers' late-payment ratio (overdue principal over principal due), beside the platform's."""
+    row = await admin.fetchrow("SELECT coalesce(sum(assessed - paid), 0)::bigint AS overdue, "
+                               "coalesce(sum(assessed), 0)::bigint AS due FROM collection.obligations "
+                               "WHERE employer_code LIKE $1 AND fund <> 'interest' AND due_date < $2",
+                               played.prefix + "%", datetime.now(HANOI).date())
+    if row["due"]:
+        played.figures["this run's ratio"] = (row["overdue"], row["due"])

@@ -157,3 +157,12 @@ def test_two_runs_with_the_same_seed_but_another_prefix_share_no_event_id_or_ban
     first, second = ids("RUNA"), ids("RUNB")
     assert not first[0] & second[0] and not first[1] & second[1]
     assert ids("RUNA") == first
+
+
+def test_most_workers_have_contact_details_the_registry_accepts_with_at_least_one_channel():
+    population = build(6, employers=10, workers=400, beneficiaries=0)
+    sent, contacts = registry.worker_contacts(population, 6, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert 200 < len(sent) < 360 and len(contacts) == len(sent)
+    for message in sent:
+        contact = ContactDetailsChanged.model_validate_json(json.dumps(json.loads(message.value)["payload"]))
+        assert contact.channels and contact.participant_code == message.key.decode()
