@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import ValidationError, create_model
 
@@ -28,6 +29,37 @@ class Incoming:
         """What this event says, hashed (``inbox.content_digest``): pass it to ``inbox.claim`` with the
         event id, so that the same id arriving with other content is refused instead of dropped."""
         return content_digest(self.envelope.type, self.message)
+
+
+TOMBSTONE_DIGEST = b"\x00tombstone"  # what every tombstone says (nothing): a redelivery is a duplicate
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A record with a key and no value (a compacted topic's deletion of that key), handed to a consumer
+    that asked for them (``consume(..., tombstones=True)``); every other consumer dead-letters it.
+
+    It has no envelope, so its inbox id is derived from where it sits: ``uuid5(NAMESPACE_URL,
+    "kafka:<topic>:<partition>:<offset>")`` with the topic as on the broker. A redelivery of the same
+    record has the same id; another tombstone for the same key (another offset) is another event."""
+
+    raw: RawMessage
+
+    @cached_property
+    def envelope(self) -> "TombstoneHead":
+        """What the consume loop reads of any decoded message (ids for the inbox and the logs)."""
+        event_id = uuid5(NAMESPACE_URL, f"kafka:{self.raw.topic}:{self.raw.partition}:{self.raw.offset}")
+        return TombstoneHead(event_id, event_id)
+
+    @property
+    def digest(self) -> bytes:
+        return TOMBSTONE_DIGEST
+
+
+@dataclass(frozen=True)
+class TombstoneHead:
+    event_id: UUID
+    correlation_id: UUID
 
 
 # Error types whose message pydantic builds from the input itself (a tag, an attribute, an exception's
@@ -59,14 +91,20 @@ def _place(part) -> str:
 
 
 class Decoder:
-    def __init__(self, messages: tuple[type[Message], ...]):
+    def __init__(self, messages: tuple[type[Message], ...], tombstones: bool = False):
+        self.tombstones = tombstones  # a keyed record without a value decodes as a Tombstone (else refused)
         self.models = {(m.event_type, m.schema_version): m for m in messages}
         self.only = messages[0] if len(messages) == 1 else None
         self.only_key = (self.only.event_type, self.only.schema_version) if self.only else None
 
-    def decode(self, raw: RawMessage) -> Incoming:
-        """Raise ``DecodeError`` with an actionable reason for anything but a valid, known message."""
+    def decode(self, raw: RawMessage) -> Incoming | Tombstone:
+        """Raise ``DecodeError`` with an actionable reason for anything but a valid, known message (or, when
+        asked for, a tombstone with a key)."""
         _check_headers(raw.headers)
+        if raw.value is None and self.tombstones:
+            if not raw.key:
+                raise DecodeError("tombstone without a key: it deletes nothing", "invalid_envelope")
+            return Tombstone(raw)
         if self.only is not None and raw.value is not None:
             # One strict pass for the common case: a topic carrying a single message type.
             try:

@@ -93,9 +93,10 @@ class ServiceRuntime(mode.Service):
 
     def batch_consumer(self, logical_topic: str, handler: Handler | Apply, group: str,
                        on_undecodable: Callable[[DecodeError], None] | None = None,
-                       prepare: Prepare | None = None) -> BatchConsumer:
+                       prepare: Prepare | None = None, tombstones: bool = False) -> BatchConsumer:
         self.consumed_topics[logical_topic] = group
-        return BatchConsumer(self.settings.service, logical_topic, Decoder(spec(logical_topic).messages),
+        return BatchConsumer(self.settings.service, logical_topic,
+                             Decoder(spec(logical_topic).messages, tombstones=tombstones),
                              handler, _LazyDeadLetters(self, logical_topic), on_undecodable=on_undecodable,
                              prepare=prepare, dead_letter_limit=self.settings.dead_letter_limit)
 
@@ -184,23 +185,26 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime) -> faust.App:
 
 def consume(app: faust.App, runtime: ServiceRuntime, logical_topic: str, handler: Handler | Apply,
             on_undecodable: Callable[[DecodeError], None] | None = None, bulk: bool = False,
-            prepare: Prepare | None = None) -> None:
+            prepare: Prepare | None = None, tombstones: bool = False) -> None:
     """Attach a consumer of ``logical_topic``: batches of raw records go through a ``BatchConsumer``.
 
     A faust agent by default; ``bulk`` topics use ``BulkSource`` (plain aiokafka batches inside the app)
     unless ``ANSINH_BULK_ENGINE=faust``. With ``prepare``, ``handler`` receives what ``prepare`` made of
-    the decoded batch (see ``ansinh.runtime.consumer``).
+    the decoded batch (see ``ansinh.runtime.consumer``). With ``tombstones`` (compacted topics whose
+    deletions mean something), a keyed record without a value reaches ``handler`` as a
+    ``decoding.Tombstone`` instead of being dead-lettered.
     """
     settings = runtime.settings
     if bulk and settings.bulk_engine == "aiokafka":
         group = f"{settings.app_id}.{logical_topic}"
         app.add_dependency(BulkSource(runtime, logical_topic, group,
                                       runtime.batch_consumer(logical_topic, handler, group, on_undecodable,
-                                                             prepare)))
+                                                             prepare, tombstones)))
         return
     topic = app.topic(settings.topic(logical_topic), key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
-    batch_consumer = runtime.batch_consumer(logical_topic, handler, settings.app_id, on_undecodable, prepare)
+    batch_consumer = runtime.batch_consumer(logical_topic, handler, settings.app_id, on_undecodable, prepare,
+                                            tombstones)
 
     async def agent(stream):
         await runtime.ready.wait()

@@ -23,7 +23,8 @@ def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, Se
     runtime = ServiceRuntime(settings)
     app = build_app(settings, runtime)
     handlers = Notifications(lambda: runtime.pool, Renderer(settings.sms_unaccented), settings.digest_delay_s)
-    consume(app, runtime, CONTACTS_TOPIC, handlers.handle_contacts)
+    # Compacted: a tombstone is the registry erasing a participant's contact details (not a malformed record).
+    consume(app, runtime, CONTACTS_TOPIC, handlers.handle_contacts, tombstones=True)
     for topic in EVENT_TOPICS:
         # Every worker's month (20 million a month) and every payment's steps (3.4 million a month, several
         # steps each): bulk topics, read in plain aiokafka batches (see docs/runtime.md).

@@ -14,9 +14,11 @@ from typing import Callable, Sequence
 import asyncpg
 
 from ansinh.runtime import inbox
-from ansinh.runtime.decoding import Incoming
+from ansinh.runtime.consumer import Rejections
+from ansinh.runtime.decoding import Incoming, Tombstone
 from services.notifications import metrics, repository as repo
-from services.notifications.commands import newest_per_participant, store_contact
+from services.notifications.commands import EraseContact, StoreContact, contact_command, newest_per_participant
+from services.notifications.domain.errors import InvalidTombstoneKey
 from services.notifications.domain.digest import due_at, summed
 from services.notifications.render import Renderer
 from services.notifications.triggers import Composed, Effects, Trigger, compose, digest_trigger, effects_of
@@ -26,6 +28,7 @@ SCHEMA = "notifications"
 CONTACTS_TOPIC = "participants.contacts"
 EVENT_TOPICS = ("collection.assessments", "arrears.events", "payments.events", "benefits.awards")
 DIGEST_SWEEP_BATCH = 500
+CONTACT_ERASED = "contact_erased"  # why a notification was cancelled (last_error, metric label)
 
 
 class Notifications:
@@ -37,15 +40,29 @@ class Notifications:
         self.digest_delay_s, self.clock = digest_delay_s, clock
 
     # ---- participants.contacts ----------------------------------------------------------------------
-    async def handle_contacts(self, batch: Sequence[Incoming]) -> None:
-        commands = [store_contact(item) for item in batch]
+    async def handle_contacts(self, batch: Sequence[Incoming | Tombstone]) -> Rejections:
+        """Store newer contacts; a tombstone erases the participant's contact and cancels what was not sent
+        to them (never sent to an erased address). Newest by (partition, offset), in the batch and in SQL."""
+        commands, items, refused = [], [], []
+        for item in batch:
+            try:
+                commands.append(contact_command(item))
+                items.append(item)
+            except InvalidTombstoneKey as exc:
+                refused.append((item, exc))
         async with self.pool_of().acquire() as conn, conn.transaction():
             new = await inbox.claim(conn, SCHEMA, CONTACTS_TOPIC, [c.event_id for c in commands],
-                                    [i.digest for i in batch])
+                                    [i.digest for i in items])
             fresh = newest_per_participant([c for c in commands if c.event_id in new])
-            stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id) for c in fresh])
+            stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id) for c in fresh
+                                                       if isinstance(c, StoreContact)])
+            erased = await repo.erase_contacts(conn, [c for c in fresh if isinstance(c, EraseContact)])
+            cancelled = await repo.cancel_notifications(conn, erased, CONTACT_ERASED)
         metrics.CONTACTS.labels("stored").inc(stored)
-        metrics.CONTACTS.labels("stale").inc(len(new) - stored)
+        metrics.CONTACTS.labels("erased").inc(len(erased))
+        metrics.CONTACTS.labels("stale").inc(len(new) - stored - len(erased))
+        metrics.CANCELLED.labels(CONTACT_ERASED).inc(cancelled)
+        return refused
 
     # ---- events that tell participants something ----------------------------------------------------
     def handler_for(self, topic: str):

@@ -27,7 +27,7 @@ OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 NOTIFICATIONS_READ, NOTIFICATIONS_REPLAY = "notifications:read", "notifications:replay"
 ERRORS = {NothingToReplay: 409}
 Channel = Literal["email", "sms", "push"]
-State = Literal["pending", "sending", "sent", "failed", "uncertain"]
+State = Literal["pending", "sending", "sent", "failed", "uncertain", "cancelled"]  # cancelled: contact erased
 # A notification's id (bigserial): bounded so that a number too long for the column is an invalid request, not a
 # database error answered 500.
 NotificationId = Annotated[int, Field(ge=1, le=2**63 - 1)]

@@ -33,8 +33,11 @@ CREATED = Counter("notifications_created_total", "Notifications created, by chan
 # Triggers that reached nobody: no contact for the participant, or no channel with an address; by message type.
 WITHOUT_CONTACT = Counter("notifications_participants_without_contact_total",
                           "Triggers for participants without a usable contact, by type", ["type"])
-# Contact records, by outcome: stored (newer), stale (older than the one stored: ignored).
+# Contact records, by outcome: stored (newer), erased (a tombstone), stale (earlier on the topic than the one
+# stored: ignored).
 CONTACTS = Counter("notifications_contacts_total", "Contact records received, by outcome", ["outcome"])
+# Notifications cancelled before being sent, by reason (contact_erased: the registry deleted the contact).
+CANCELLED = Counter("notifications_cancelled_total", "Notifications cancelled before sending, by reason", ["reason"])
 # SMS shortened to fit two segments: unaccented (diacritics removed) or truncated (cut at a word), by type.
 SMS_SHORTENED = Counter("notifications_sms_shortened_total", "SMS shortened to fit two segments, by how and type",
                         ["how", "type"])

@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 
 import asyncpg
 
+from services.notifications.commands import EraseContact
 from services.notifications.domain.contacts import Contact, Version
 from services.notifications.domain.digest import DigestPart
 from services.notifications.triggers import AwardFacts, Notification
@@ -34,7 +35,8 @@ async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact
             phone = EXCLUDED.phone, email = EXCLUDED.email, app_token = EXCLUDED.app_token,
             language = EXCLUDED.language, channels = EXCLUDED.channels, quiet_from = EXCLUDED.quiet_from,
             quiet_until = EXCLUDED.quiet_until, event_id = EXCLUDED.event_id, occurred_at = EXCLUDED.occurred_at,
-            source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, updated_at = now()
+            source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, updated_at = now(),
+            erased_at = NULL
         WHERE (c.source_partition, c.source_offset) < (EXCLUDED.source_partition, EXCLUDED.source_offset)
         RETURNING participant_code""",
         [c.participant_code for c, *_ in rows], [c.phone for c, *_ in rows], [c.email for c, *_ in rows],
@@ -46,6 +48,43 @@ async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact
     return len(stored)
 
 
+async def erase_contacts(conn: asyncpg.Connection, rows: Sequence[EraseContact]) -> list[str]:
+    """Empty each participant's contact details unless the stored record is as new or newer; the row stays
+    (with the tombstone's partition and offset) so that a replay of an earlier record cannot restore them.
+    Returns the participants erased."""
+    if not rows:
+        return []
+    erased = await conn.fetch(f"""
+        INSERT INTO {S}.contacts AS c (participant_code, language, channels, event_id, occurred_at, source_partition,
+                                       source_offset, erased_at)
+        SELECT code, NULL, '{{}}', event_id, NULL, p, o, now()
+        FROM unnest($1::text[], $2::uuid[], $3::int[], $4::bigint[]) AS t(code, event_id, p, o)
+        ON CONFLICT (participant_code) DO UPDATE SET
+            phone = NULL, email = NULL, app_token = NULL, language = NULL, channels = '{{}}', quiet_from = NULL,
+            quiet_until = NULL, event_id = EXCLUDED.event_id, occurred_at = NULL,
+            source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset,
+            erased_at = now(), updated_at = now()
+        WHERE (c.source_partition, c.source_offset) < (EXCLUDED.source_partition, EXCLUDED.source_offset)
+        RETURNING participant_code""",
+        [r.participant_code for r in rows], [r.event_id for r in rows], [r.version.partition for r in rows],
+        [r.version.offset for r in rows])
+    return [r["participant_code"] for r in erased]
+
+
+async def cancel_notifications(conn: asyncpg.Connection, codes: Sequence[str], reason: str) -> int:
+    """Cancel every notification to ``codes`` not known to be sent, removing its address: pending ones, those
+    in flight (``sending``: the dispatcher's outcome then finds the row cancelled and leaves it; what was
+    handed to the channel already cannot be called back), and failed or uncertain ones (so no replay sends
+    them). Returns how many."""
+    if not codes:
+        return 0
+    done = await conn.fetch(f"""
+        UPDATE {S}.notifications SET state = 'cancelled', last_error = $2, recipient = ''
+        WHERE participant_code = ANY($1::text[]) AND state IN ('pending', 'sending', 'failed', 'uncertain')
+        RETURNING id""", list(codes), reason)
+    return len(done)
+
+
 def _array_literal(values: Iterable[str]) -> str:
     return "{" + ",".join(values) + "}"  # channel names are plain words: nothing to quote
 
@@ -53,7 +92,7 @@ def _array_literal(values: Iterable[str]) -> str:
 async def contacts_of(conn: asyncpg.Connection, codes: Iterable[str]) -> dict[str, Contact]:
     rows = await conn.fetch(f"""
         SELECT participant_code, language, phone, email, app_token, channels, quiet_from, quiet_until
-        FROM {S}.contacts WHERE participant_code = ANY($1::text[])""", list(set(codes)))
+        FROM {S}.contacts WHERE participant_code = ANY($1::text[]) AND erased_at IS NULL""", list(set(codes)))
     return {r["participant_code"]: Contact(r["participant_code"], r["language"], r["phone"], r["email"],
                                            r["app_token"], tuple(r["channels"]), r["quiet_from"], r["quiet_until"])
             for r in rows}

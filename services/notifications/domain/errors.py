@@ -16,3 +16,9 @@ class MissingTemplate(NotificationsError):
 
 class UnknownMessageType(NotificationsError):
     code = "unknown_message_type"
+
+
+class InvalidTombstoneKey(NotificationsError):
+    """A tombstone on participants.contacts whose key is not a participant code (it would erase nobody)."""
+
+    code = "invalid_tombstone_key"

@@ -1,12 +1,14 @@
 """Triggers: which events tell a participant what, with which inputs; composing them with contacts."""
 from datetime import datetime, time, timezone
 
-from ansinh.runtime.decoding import Decoder, Incoming
+from ansinh.runtime.decoding import Decoder, Incoming, Tombstone
 from ansinh.runtime.dlq import RawMessage
+from ansinh.runtime.errors import DecodeError
 from schemas import arrears, benefits, collection, payments
 from schemas.envelope import encode, new_envelope
 from schemas.topics import spec
-from services.notifications.commands import newest_per_participant, store_contact
+from services.notifications.commands import EraseContact, StoreContact, contact_command, newest_per_participant, store_contact
+from services.notifications.domain.errors import InvalidTombstoneKey
 from services.notifications.domain.contacts import Contact, Version, usable_channels
 from services.notifications.domain.digest import DigestPart, due_at, digest_event_id, summed
 from services.notifications.render import Renderer
@@ -144,6 +146,43 @@ def test_a_batch_keeps_the_newest_record_of_each_participant_whatever_their_orde
     newest = newest_per_participant([record("+84900000002", 7, AT.replace(hour=10)),
                                      record("+84900000001", 3, AT.replace(hour=11))])
     assert [c.contact.phone for c in newest] == ["+84900000002"]  # the higher offset, though dated earlier
+
+
+def test_a_tombstone_later_on_the_topic_erases_and_an_earlier_one_loses_to_the_record_after_it():
+    def record(offset):
+        msg = benefits.ContactDetailsChanged(participant_code="0123456789", phone="+84900000001")
+        return store_contact(incoming("participants.contacts", msg, offset=offset))
+    tombstone = contact_command(Tombstone(RawMessage("participants.contacts", 0, 5, b"0123456789", None)))
+    assert isinstance(tombstone, EraseContact) and tombstone.participant_code == "0123456789"
+    assert newest_per_participant([record(4), tombstone]) == [tombstone]
+    assert [type(c) for c in newest_per_participant([tombstone, record(6)])] == [StoreContact]
+
+
+def test_the_same_tombstone_always_has_the_same_id_and_another_offset_another():
+    def tombstone(offset):
+        return Tombstone(RawMessage("participants.contacts", 0, offset, b"0123456789", None))
+    assert tombstone(3).envelope.event_id == tombstone(3).envelope.event_id != tombstone(4).envelope.event_id
+
+
+def test_a_tombstone_whose_key_is_not_a_participant_code_is_refused():
+    for key in (b"k", b"012345678", b"01234567890", "012345678١".encode()):
+        try:
+            contact_command(Tombstone(RawMessage("participants.contacts", 0, 1, key, None)))
+        except InvalidTombstoneKey as exc:
+            assert "012345678" not in str(exc)  # the reason does not repeat the key
+        else:
+            raise AssertionError(f"accepted key {key!r}")
+
+
+def test_only_a_decoder_that_asks_for_tombstones_gets_them():
+    raw = RawMessage("participants.contacts", 0, 1, b"0123456789", None)
+    assert isinstance(Decoder(spec("participants.contacts").messages, tombstones=True).decode(raw), Tombstone)
+    try:
+        Decoder(spec("participants.contacts").messages).decode(raw)
+    except DecodeError as exc:
+        assert exc.code == "invalid_envelope"
+    else:
+        raise AssertionError("a tombstone decoded without being asked for")
 
 
 def test_quiet_hours_arrive_as_times_and_equal_times_mean_none():
