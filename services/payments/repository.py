@@ -89,12 +89,13 @@ async def record_deaths(conn: asyncpg.Connection, rows: Sequence[tuple[str, date
 
 
 async def stop_payments_after_death(conn: asyncpg.Connection, rows: Sequence[tuple[str, date]]) -> int:
-    """Payments not yet sent for the month of death onwards are stopped (never sent)."""
+    """Payments not yet sent for the month of death onwards are stopped (never sent), and so are transfers the
+    bank rejected that wait for their retry (a retry sends only a payment still 'rejected')."""
     stopped = 0
     for code, died in rows:
         status = await conn.execute(
             "UPDATE payments SET state = 'stopped', updated_at = now() WHERE beneficiary_code = $1 "
-            "AND period >= date_trunc('month', $2::date) AND state IN ('created', 'approved')", code, died)
+            "AND period >= date_trunc('month', $2::date) AND state IN ('created', 'approved', 'rejected')", code, died)
         stopped += int(status.split()[-1])
     return stopped
 

@@ -202,6 +202,7 @@ class Status:
         rows = await repo.lock_payments(conn, sorted({r.payment_id for w in fresh for r in w.reports}))
         rejected = sorted({r.payment_id for w in fresh for r in w.reports if r.status == "RJCT"} & rows.keys())
         offices = await _paying_offices(conn, rejected) if rejected else {}
+        dead = await _deceased(conn, rejected) if rejected else set()
         refused = []
         for w in fresh:
             problem = self._check_bank(w, rows)
@@ -211,7 +212,7 @@ class Status:
                 metrics.STATUS_REPORTS.labels("bank", "refused").inc()
                 continue
             for report in w.reports:
-                self._apply_bank_report(w, report, rows, offices, effects)
+                self._apply_bank_report(w, report, rows, offices, effects, dead)
         await effects.write(conn)
         return refused
 
@@ -254,7 +255,8 @@ class Status:
                 return StatusNotApplicable(f"status: {exc}")
         return None
 
-    def _apply_bank_report(self, w: _Work, r: Report, rows: dict, offices: dict, effects: "_Effects") -> None:
+    def _apply_bank_report(self, w: _Work, r: Report, rows: dict, offices: dict, effects: "_Effects",
+                           dead: set[str] = frozenset()) -> None:
         row = rows[r.payment_id]
         step = bank_step(State(row["state"]), row["attempt"], r.attempt, r.status)
         effects.history.append((r.payment_id, r.attempt, "bank", w.bank_bin, r.message_id, r.status, r.reason_code,
@@ -264,7 +266,8 @@ class Status:
             return
         effects.count(metrics.BANK_STATUSES, w.bank_bin, r.status)
         if step.state == State.REJECTED:
-            rows[r.payment_id] = self._rejected(w, r, row, offices.get(r.payment_id), effects)
+            rows[r.payment_id] = self._rejected(w, r, row, offices.get(r.payment_id), effects,
+                                                r.payment_id in dead)
             return
         rows[r.payment_id] = effects.change(row, state=step.state)
         if step.state == State.SETTLED:
@@ -272,9 +275,10 @@ class Status:
                                                            attempt=r.attempt))
             effects.count(metrics.PAYMENT_OUTCOMES, "settled")
 
-    def _rejected(self, w: _Work, r: Report, row, office: tuple | None, effects: "_Effects"):
+    def _rejected(self, w: _Work, r: Report, row, office: tuple | None, effects: "_Effects", dead: bool = False):
         effects.count(metrics.REJECTIONS, w.bank_bin, r.reason_code or "none")
-        decision = after_rejection(r.reason_code, r.attempt, office is not None, self.policy)
+        # Reported deceased since the transfer left: the money comes back to the fund, never sent again or to cash.
+        decision = "return" if dead else after_rejection(r.reason_code, r.attempt, office is not None, self.policy)
         effects.event(w.item, row, wire.PaymentRejected(**_facts(row), channel="bank", bank_bin=row["bank_bin"],
                                                         attempt=r.attempt, reason_code=r.reason_code,
                                                         next_step=decision))
@@ -531,6 +535,14 @@ async def _paying_offices(conn: asyncpg.Connection, payment_ids: list[str]) -> d
         "FROM payments p LEFT JOIN entitlements e ON e.award_id = p.award_id WHERE p.payment_id = ANY($1::text[])",
         payment_ids)
     return {r["payment_id"]: (r["office"], r["home_delivery"]) for r in rows if r["office"]}
+
+
+async def _deceased(conn: asyncpg.Connection, payment_ids: list[str]) -> set[str]:
+    """The payments named that are for a month from their beneficiary's reported death on."""
+    rows = await conn.fetch(
+        "SELECT p.payment_id FROM payments p JOIN beneficiaries b ON b.beneficiary_code = p.beneficiary_code "
+        "WHERE p.payment_id = ANY($1::text[]) AND p.period >= date_trunc('month', b.deceased_on)", payment_ids)
+    return {r["payment_id"] for r in rows}
 
 
 def _facts(row) -> dict:
