@@ -24,7 +24,7 @@ from schemas.topics import spec
 from tests.fuzz.mutations import (BUSINESS_DATE, DEEP, MUTATION_NAMES, BUSINESS_PERIOD, get_at, month_shift,
                                   field_paths, set_at, mutate)
 from tests.fuzz.payloads import PERSONAL_FIELDS, Builders, month_range
-from tests.fuzz.referee import Verdict, law_limits, model_verdict, referee
+from tests.fuzz.referee import ERASING_TOMBSTONES, Verdict, law_limits, model_verdict, referee
 
 # One record must fit the broker (message.max.bytes 1048588) with room for the producer's framing.
 NEAR_LIMIT = 1_048_000
@@ -226,7 +226,11 @@ class Corpus:
             why = verdict.why if not verdict.good else "broken by construction"
         else:
             verdict_good, why = verdict.good, verdict.why
-        doc = _parse(value) if verdict_good else None
+        if label.startswith("tombstone") and self.topic in ERASING_TOMBSTONES and _utf8_keys(headers):
+            verdict_good = bool(key) and len(key) == 10 and key.isdigit()  # a participant code: erased
+            why = "" if verdict_good else "tombstone key is not a participant code"
+            verdict = Verdict(verdict_good, why)
+        doc = _parse(value) if verdict_good and value is not None else None
         return Case(n, label, key, value, headers, "good" if verdict_good else "bad", why,
                     model_verdict(self.topic, key, value, headers), verdict.contract_good,
                     event_id=str(uuid.UUID(doc["event_id"])) if doc else _event_id_of(value),

@@ -231,9 +231,14 @@ def referee(topic: str, value: bytes | None, business_date: date) -> Verdict:
     return Verdict(True, "", contract_good=True)
 
 
+# Topics whose consumer takes a keyed tombstone as an erasure (docs/notifications.md, Erasure): its decoder
+# hands tombstones over, and one keyed by a participant code is good there (processed, not dead-lettered).
+ERASING_TOMBSTONES = {"participants.contacts"}
+
+
 @lru_cache(maxsize=None)
 def _decoder(topic: str) -> Decoder:
-    return Decoder(spec(topic).messages)
+    return Decoder(spec(topic).messages, tombstones=topic in ERASING_TOMBSTONES)
 
 
 def model_verdict(topic: str, key: bytes | None, value: bytes | None, headers=()) -> str:

@@ -21,6 +21,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from ansinh.runtime.decoding import Tombstone
+from ansinh.runtime.dlq import RawMessage
+
 from tests.fuzz.messages import Case
 from tests.kafka_helpers import uncommitted
 from tests.raw_records import raw_header_keys, raw_headers
@@ -99,7 +102,11 @@ async def send(bootstrap: str, physical_topic: str, cases: list[Case]) -> dict[t
             results = await asyncio.gather(*futures)
         finally:
             await producer.stop()
-    return {(r.partition, r.offset): c for r, c in zip(results, cases)}
+    sent = {(r.partition, r.offset): c for r, c in zip(results, cases)}
+    for (partition, offset), c in sent.items():
+        if c.value is None and c.expect == "good":  # a tombstone a consumer processes: claimed under this id
+            c.event_id = str(Tombstone(RawMessage(physical_topic, partition, offset, c.key, None)).envelope.event_id)
+    return sent
 
 
 def header(headers, name: str) -> str | None:
