@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -129,6 +130,7 @@ class Gateway:
     refused: set[str] = field(default_factory=set)  # recipients answered 400 (an invalid number)
     delay_s: float = 0.0
     counts: Counter = field(default_factory=Counter)  # (path, "sent"|"duplicate"|status) -> n
+    smtp_count: Callable[[], int] | None = None  # what GET /_stats reports for e-mail (the SMTP sink's count)
 
     def __post_init__(self):
         self.port = self.port or free_port()
@@ -214,10 +216,7 @@ class Gateway:
     async def _stats(self, request: web.Request) -> web.Response:
         with self._lock:
             counts = {f"{path} {what}": n for (path, what), n in self.counts.items()}
-        return web.json_response({"gateway": counts, "smtp": _SINK_COUNT()})
-
-
-_SINK_COUNT = lambda: None  # noqa: E731 - set by main() to the process's SMTP sink count
+        return web.json_response({"gateway": counts, "smtp": self.smtp_count() if self.smtp_count else None})
 
 
 def _pidfile(settings) -> Path:
@@ -257,11 +256,10 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, default=0)
     parser.add_argument("--only", choices=["smtp", "http"], help="run one of the two (the other is not started)")
     args = parser.parse_args()
-    global _SINK_COUNT
     sink = SmtpSink(args.smtp_port, keep=False).start() if args.only != "http" else None
     # The gateway also answers GET /_stats, which is how an SMTP-only process reports its count.
-    gateway = Gateway(port=args.http_port, keep=False).start()
-    _SINK_COUNT = (lambda: sink.count) if sink else (lambda: 0)  # noqa: E731
+    gateway = Gateway(port=args.http_port, keep=False, smtp_count=(lambda: sink.count) if sink else (lambda: 0))
+    gateway.start()
     print(json.dumps({"smtp_port": sink.port if sink else None, "http_port": gateway.port}), flush=True)
     try:
         while True:

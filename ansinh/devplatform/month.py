@@ -605,7 +605,13 @@ def _show(value: object) -> str:
 
 async def play(console: Console, settings: PlatformSettings, scenario: Scenario,
                endpoints: Endpoints | None = None, stages: tuple[str, ...] = STAGES) -> bool:
-    """Play ``stages`` of the scenario against running services; True when every cross-check holds."""
+    """Play ``stages`` of the scenario against running services and report; True when every cross-check holds."""
+    return report(console, await run(console, settings, scenario, endpoints, stages))
+
+
+async def run(console: Console, settings: PlatformSettings, scenario: Scenario,
+              endpoints: Endpoints | None = None, stages: tuple[str, ...] = STAGES) -> Played:
+    """Play ``stages`` of the scenario against running services; what was played and checked."""
     today = datetime.now(HANOI).date()
     prefix = run_prefix(scenario.seed)
     population = build(scenario.seed, scenario.employers, scenario.workers, scenario.beneficiaries, prefix=prefix)
@@ -627,7 +633,7 @@ async def play(console: Console, settings: PlatformSettings, scenario: Scenario,
         await _own_ratio(played, admin)
     finally:
         await admin.close()
-    return report(console, played)
+    return played
 
 
 async def _own_ratio(played: Played, admin: asyncpg.Connection) -> None:
