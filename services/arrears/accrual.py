@@ -77,14 +77,25 @@ async def run_accrual(pool: asyncpg.Pool, business_date: date, law: Law | None =
     started = time.monotonic()
     law = law or load_law()
     async with pool.acquire() as conn:
-        row = await repo.run_row(conn, business_date)
-        if row is not None and row["finished_at"] is not None:
-            return _result(business_date, await repo.run_totals(conn, business_date), True, started)
-        check_run_date(business_date, today, await repo.latest_run(conn))
-        for earlier in await repo.unfinished_before(conn, business_date):
-            await _run(conn, earlier, law, chunks)
-        totals = await _run(conn, business_date, law, chunks)
+        # One run at a time, from the date check to the end: a run for a later date recorded between another
+        # run's check and its start made that one charge its days a second time (the later run had charged them).
+        await conn.execute(_RUN_LOCK)
+        try:
+            row = await repo.run_row(conn, business_date)
+            if row is not None and row["finished_at"] is not None:
+                return _result(business_date, await repo.run_totals(conn, business_date), True, started)
+            check_run_date(business_date, today, await repo.latest_run(conn))
+            for earlier in await repo.unfinished_before(conn, business_date):
+                await _run(conn, earlier, law, chunks)
+            totals = await _run(conn, business_date, law, chunks)
+        finally:
+            await conn.execute(_RUN_UNLOCK)
     return _result(business_date, totals, False, started)
+
+
+# A session lock (released by the server if the process dies), not one transaction: the chunks commit one by one.
+_RUN_LOCK = "SELECT pg_advisory_lock(hashtext('arrears.accrual_run'))"
+_RUN_UNLOCK = "SELECT pg_advisory_unlock(hashtext('arrears.accrual_run'))"
 
 
 async def _run(conn: asyncpg.Connection, business_date: date, law: Law, chunks: int):
