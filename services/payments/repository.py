@@ -219,6 +219,10 @@ WITH chunk AS MATERIALIZED (
     WHERE c.first_period <= $1
       AND (c.recurrence = 'one_off' OR c.last_period IS NULL OR $1 <= c.last_period)
       AND (CASE WHEN $1 >= c.status_from THEN c.status ELSE c.prior_status END) = 'active'
+      -- A one-off is paid once, whatever its first_period became since (an amendment moving it would give it
+      -- a second (award_id, period) key, so a second payment).
+      AND (c.recurrence <> 'one_off' OR NOT EXISTS (SELECT 1 FROM payments x WHERE x.award_id = c.award_id
+                                                                              AND x.period <> c.first_period))
     ORDER BY c.award_id
     ON CONFLICT (award_id, period) DO NOTHING
     RETURNING channel, amount
