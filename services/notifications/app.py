@@ -22,7 +22,8 @@ def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, Se
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime(settings)
     app = build_app(settings, runtime)
-    handlers = Notifications(lambda: runtime.pool, Renderer(settings.sms_unaccented), settings.digest_delay_s)
+    handlers = Notifications(lambda: runtime.pool, Renderer(settings.sms_unaccented), settings.digest_delay_s,
+                             keep_triggers_s=settings.keep_triggers_s)
     # Compacted: a tombstone is the registry erasing a participant's contact details (not a malformed record).
     consume(app, runtime, CONTACTS_TOPIC, handlers.handle_contacts, tombstones=True)
     for topic in EVENT_TOPICS:
@@ -36,6 +37,7 @@ def create(settings: NotificationsSettings | None = None) -> tuple[faust.App, Se
         while True:
             try:
                 await handlers.emit_due_digests()
+                await handlers.forget_expired_triggers()
             except Exception as exc:  # noqa: BLE001 - the next sweep tries again; a digest is never lost (emitted_at)
                 # By class and SQLSTATE only: a database error's text can quote a value (personal data).
                 log.warning("digest sweep failed (%s); trying again in %.0f s", error_name(exc),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
 
 import asyncpg
@@ -35,9 +35,9 @@ class Notifications:
     """The core's handlers (one instance per process, holding the renderer, the digest delay and the clock)."""
 
     def __init__(self, pool_of: Callable[[], asyncpg.Pool], renderer: Renderer, digest_delay_s: float | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), keep_triggers_s: float = 0.0):
         self.pool_of, self.renderer = pool_of, renderer
-        self.digest_delay_s, self.clock = digest_delay_s, clock
+        self.digest_delay_s, self.clock, self.keep_triggers_s = digest_delay_s, clock, keep_triggers_s
 
     # ---- participants.contacts ----------------------------------------------------------------------
     async def handle_contacts(self, batch: Sequence[Incoming | Tombstone]) -> Rejections:
@@ -56,13 +56,32 @@ class Notifications:
             fresh = newest_per_participant([c for c in commands if c.event_id in new])
             stored = await repo.upsert_contacts(conn, [(c.contact, c.version, c.event_id) for c in fresh
                                                        if isinstance(c, StoreContact)])
+            told = await self._tell_kept(conn, stored)
             erased = await repo.erase_contacts(conn, [c for c in fresh if isinstance(c, EraseContact)])
             cancelled = await repo.cancel_notifications(conn, erased, CONTACT_ERASED)
-        metrics.CONTACTS.labels("stored").inc(stored)
+            forgotten = await repo.forget_kept_of(conn, erased)
+        metrics.CONTACTS.labels("stored").inc(len(stored))
         metrics.CONTACTS.labels("erased").inc(len(erased))
-        metrics.CONTACTS.labels("stale").inc(len(new) - stored - len(erased))
+        metrics.CONTACTS.labels("stale").inc(len(new) - len(stored) - len(erased))
         metrics.CANCELLED.labels(CONTACT_ERASED).inc(cancelled)
+        metrics.KEPT_TRIGGERS.labels("erased").inc(forgotten)
+        _count(told)
         return refused
+
+    async def _tell_kept(self, conn: asyncpg.Connection, codes: Sequence[str]) -> Composed:
+        """The kept triggers of participants whose contact just arrived, told now (once: told ones are
+        forgotten in this transaction, and the notifications' unique key holds anyway); those the contact
+        still gives no channel for stay kept."""
+        kept = await repo.kept_for(conn, codes, self.clock())
+        if not kept:
+            return Composed()
+        awards = await repo.awards_of(conn, [t.award_id for t in kept if t.award_id])
+        composed = compose(kept, await repo.contacts_of(conn, codes), awards, self.renderer)
+        composed.created = await repo.insert_notifications(conn, composed.notifications)
+        told = list(dict.fromkeys((n.event_id, n.participant_code) for n in composed.notifications))
+        await repo.forget_kept(conn, told)
+        composed.told, composed.kept, composed.without_contact = len(told), [], []  # still kept: not again
+        return composed
 
     # ---- events that tell participants something ----------------------------------------------------
     def handler_for(self, topic: str):
@@ -95,7 +114,17 @@ class Notifications:
         codes |= {a.beneficiary_code for a in awards.values() if a.beneficiary_code}
         composed = compose(triggers, await repo.contacts_of(conn, codes), awards, self.renderer)
         composed.created = await repo.insert_notifications(conn, composed.notifications)
+        if self.keep_triggers_s > 0:
+            until = self.clock() + timedelta(seconds=self.keep_triggers_s)
+            composed.newly_kept = await repo.keep_triggers(conn, composed.kept, until)
         return composed
+
+    async def forget_expired_triggers(self) -> int:
+        """Forget kept triggers whose time is up (no contact arrived): counted, never told."""
+        async with self.pool_of().acquire() as conn:
+            expired = await repo.forget_expired(conn, self.clock())
+        metrics.KEPT_TRIGGERS.labels("expired").inc(expired)
+        return expired
 
     # ---- the digest sweep ---------------------------------------------------------------------------
     async def emit_due_digests(self) -> int:
@@ -120,6 +149,8 @@ def _count(composed: Composed) -> None:
         metrics.CREATED.labels(channel, message_type).inc(n)
     for message_type, n in Counter(composed.without_contact).items():
         metrics.WITHOUT_CONTACT.labels(message_type).inc(n)
+    metrics.KEPT_TRIGGERS.labels("kept").inc(composed.newly_kept)
+    metrics.KEPT_TRIGGERS.labels("told").inc(composed.told)
     for (how, message_type), n in Counter((r.sms_fallback, r.message_type) for r in composed.notifications
                                           if r.sms_fallback).items():
         metrics.SMS_SHORTENED.labels(how, message_type).inc(n)

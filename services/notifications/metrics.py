@@ -41,5 +41,9 @@ CANCELLED = Counter("notifications_cancelled_total", "Notifications cancelled be
 # SMS shortened to fit two segments: unaccented (diacritics removed) or truncated (cut at a word), by type.
 SMS_SHORTENED = Counter("notifications_sms_shortened_total", "SMS shortened to fit two segments, by how and type",
                         ["how", "type"])
+# Triggers kept for a participant without a usable contact, by outcome: kept, told (a contact arrived),
+# expired (none arrived in ANSINH_KEEP_TRIGGERS_S), erased (the contact was erased).
+KEPT_TRIGGERS = Counter("notifications_kept_triggers_total", "Triggers kept until a contact arrives, by outcome",
+                        ["outcome"])
 # Monthly contribution digests emitted by the sweep.
 DIGESTS = Counter("notifications_digests_emitted_total", "Monthly contribution digests emitted")

@@ -2,7 +2,8 @@
 inside the caller's transaction."""
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from itertools import groupby
 from typing import Iterable, Sequence
 
@@ -11,17 +12,17 @@ import asyncpg
 from services.notifications.commands import EraseContact
 from services.notifications.domain.contacts import Contact, Version
 from services.notifications.domain.digest import DigestPart
-from services.notifications.triggers import AwardFacts, Notification
+from services.notifications.triggers import AwardFacts, Notification, Trigger
 
 S = "notifications"
 
 
-async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact, Version, object]]) -> int:
+async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact, Version, object]]) -> list[str]:
     """Store each contact unless the stored one is as new or newer (``Version``: partition and offset, never
-    the event time); returns how many were stored. ``rows``: (contact, version, event id), at most one per
+    the event time); returns the participants stored. ``rows``: (contact, version, event id), at most one per
     participant."""
     if not rows:
-        return 0
+        return []
     stored = await conn.fetch(f"""
         INSERT INTO {S}.contacts AS c (participant_code, phone, email, app_token, language, channels, quiet_from,
                                        quiet_until, event_id, occurred_at, source_partition, source_offset)
@@ -45,7 +46,7 @@ async def upsert_contacts(conn: asyncpg.Connection, rows: Sequence[tuple[Contact
         [_array_literal(c.channels) for c, *_ in rows], [c.quiet_from for c, *_ in rows],
         [c.quiet_until for c, *_ in rows], [e for _, _, e in rows], [v.occurred_at for _, v, _ in rows],
         [v.partition for _, v, _ in rows], [v.offset for _, v, _ in rows])
-    return len(stored)
+    return [r["participant_code"] for r in stored]
 
 
 async def erase_contacts(conn: asyncpg.Connection, rows: Sequence[EraseContact]) -> list[str]:
@@ -83,6 +84,75 @@ async def cancel_notifications(conn: asyncpg.Connection, codes: Sequence[str], r
         WHERE participant_code = ANY($1::text[]) AND state IN ('pending', 'sending', 'failed', 'uncertain')
         RETURNING id""", list(codes), reason)
     return len(done)
+
+
+async def keep_triggers(conn: asyncpg.Connection, kept: Sequence[tuple[str, Trigger]], until: datetime) -> int:
+    """Keep triggers that reached nobody until ``until``; one already kept (a redelivery) stays as it is.
+    Returns how many were kept."""
+    if not kept:
+        return 0
+    done = await conn.fetch(f"""
+        INSERT INTO {S}.kept_triggers (event_id, participant_code, message_type, triggered_at, award_id, inputs,
+                                       kept_until)
+        SELECT e, p, t, at, a, i::jsonb, $7 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+                                                        $5::text[], $6::text[]) AS k(e, p, t, at, a, i)
+        ON CONFLICT DO NOTHING RETURNING event_id""",
+        [t.event_id for _, t in kept], [p for p, _ in kept], [t.message_type for _, t in kept],
+        [t.triggered_at for _, t in kept], [t.award_id for _, t in kept], [_inputs_json(t.inputs) for _, t in kept],
+        until)
+    return len(done)
+
+
+async def kept_for(conn: asyncpg.Connection, codes: Sequence[str], now: datetime) -> list[Trigger]:
+    """The unexpired kept triggers of ``codes``, locked (a concurrent sweep or redelivery waits), oldest first;
+    each names its participant (``participant_code``)."""
+    if not codes:
+        return []
+    rows = await conn.fetch(f"""SELECT * FROM {S}.kept_triggers WHERE participant_code = ANY($1::text[])
+                                AND kept_until > $2 ORDER BY triggered_at FOR UPDATE""", list(codes), now)
+    return [Trigger(r["message_type"], r["event_id"], r["triggered_at"], r["participant_code"],
+                    _inputs_of(r["inputs"]), r["award_id"]) for r in rows]
+
+
+async def forget_kept(conn: asyncpg.Connection, keys: Sequence[tuple[object, str]]) -> None:
+    """Forget kept triggers by (event id, participant): told, so never again from here."""
+    if keys:
+        await conn.execute(f"""DELETE FROM {S}.kept_triggers k USING unnest($1::uuid[], $2::text[]) AS d(e, p)
+                               WHERE k.event_id = d.e AND k.participant_code = d.p""",
+                           [e for e, _ in keys], [p for _, p in keys])
+
+
+async def forget_kept_of(conn: asyncpg.Connection, codes: Sequence[str]) -> int:
+    """Forget every kept trigger of ``codes`` (their contact was erased). Returns how many."""
+    if not codes:
+        return 0
+    return len(await conn.fetch(f"DELETE FROM {S}.kept_triggers WHERE participant_code = ANY($1::text[]) "
+                                "RETURNING event_id", list(codes)))
+
+
+async def forget_expired(conn: asyncpg.Connection, now: datetime) -> int:
+    return len(await conn.fetch(f"DELETE FROM {S}.kept_triggers WHERE kept_until <= $1 RETURNING event_id", now))
+
+
+def _inputs_json(inputs: dict) -> str:
+    """Template inputs as JSON; dates and times tagged so they come back as they were (templates format them)."""
+    def tagged(value):
+        if isinstance(value, datetime):
+            return {"$datetime": value.isoformat()}
+        if isinstance(value, date):
+            return {"$date": value.isoformat()}
+        raise TypeError(f"cannot keep a {type(value).__name__} input")
+    return json.dumps(inputs, default=tagged)
+
+
+def _inputs_of(text: str) -> dict:
+    def untagged(obj: dict):
+        if obj.keys() == {"$datetime"}:
+            return datetime.fromisoformat(obj["$datetime"])
+        if obj.keys() == {"$date"}:
+            return date.fromisoformat(obj["$date"])
+        return obj
+    return json.loads(text, object_hook=untagged)
 
 
 def _array_literal(values: Iterable[str]) -> str:

@@ -12,3 +12,6 @@ class NotificationsSettings(ServiceSettings, DeliverySettings):  # delivery: SMT
     # seconds after it; the sweep looks for due digests every digest_sweep_s seconds.
     digest_delay_s: float | None = None
     digest_sweep_s: float = 60.0
+    # A trigger for a participant without a usable contact is kept this long (7 days) and told if a contact
+    # arrives meanwhile; 0: not kept (counted without contact, as before). Expired ones go with the sweep.
+    keep_triggers_s: float = 7 * 86400.0

@@ -193,6 +193,9 @@ class Notification:
 class Composed:
     notifications: list[Notification] = field(default_factory=list)
     without_contact: list[str] = field(default_factory=list)  # message types of triggers that reached nobody
+    kept: list[tuple[str, Trigger]] = field(default_factory=list)  # of those, (participant, trigger) to keep
+    newly_kept: int = 0  # of those, how many were kept (not already)
+    told: int = 0  # kept triggers told now that a contact arrived
     created: list[tuple[str, str]] = field(default_factory=list)  # (channel, type) of the rows inserted
 
 
@@ -207,6 +210,8 @@ def compose(triggers: Sequence[Trigger], contacts: dict[str, Contact], awards: d
         channels = usable_channels(contacts.get(participant)) if participant else []
         if not channels:
             out.without_contact.append(trigger.message_type)
+            if participant:  # someone to tell once a contact arrives
+                out.kept.append((participant, trigger))
             continue
         inputs = _with_award(trigger.inputs, award)
         language = contacts[participant].language

@@ -316,3 +316,12 @@ def test_an_event_delivered_twice_in_one_batch_has_its_effects_once():
     item = incoming("benefits.awards", awarded())
     effects = effects_of([item, item])
     assert len(effects.triggers) == 1 and len(effects.awards) == 1
+
+
+def test_kept_template_inputs_come_back_as_they_were_kept():
+    from datetime import date
+
+    from services.notifications.repository import _inputs_json, _inputs_of
+    inputs = {"amount": 5_500_000, "as_of": date(2025, 8, 1), "periods": ["2025-06", "2025-07"], "account": None,
+              "at": AT, "benefit_type": "pension"}
+    assert _inputs_of(_inputs_json(inputs)) == inputs
