@@ -39,6 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ansinh.ops.credentials import LocalSecrets
+from ansinh.ops.service_api import OperatorError, ServiceClient
 from ansinh.ops.topics import DLQ_PARTITIONS
 from ansinh.runtime.settings import DEFAULT_WEB_PORTS, PlatformSettings
 from simulators import answers, law, payroll, registry, wire
@@ -266,23 +267,9 @@ def _summary(amounts: dict) -> tuple[int, int]:
 LAW41_BPS_PER_DAY, BPS = 3, 10_000  # Law 41/2024 Art. 40: 0.03% of the unpaid amount per day late
 
 
-class Operator:
+def operator_of(service: str, endpoints: Endpoints, token: str) -> ServiceClient:
     """An operator calling a service's HTTP API with a token (the local platform's generated ones)."""
-
-    def __init__(self, port: int, token: str):
-        self.base, self.token = f"http://127.0.0.1:{port}", token
-
-    def call(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                return json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                raise LookupError(f"{method} {self.base}{path}: not found") from None
-            raise RuntimeError(f"{method} {self.base}{path}: {exc.code} {exc.read()[:300]!r}") from None
+    return ServiceClient(service, f"http://127.0.0.1:{endpoints.ports[service]}", token)
 
 
 def independent_interest(obligations: list, allocations: list, through: date) -> dict[str, int]:
@@ -306,7 +293,7 @@ def independent_interest(obligations: list, allocations: list, through: date) ->
 
 async def play_arrears(console: Console, played: Played, admin: asyncpg.Connection) -> None:
     like, today = played.prefix + "%", datetime.now(HANOI).date()
-    operator = Operator(played.endpoints.ports["arrears"], played.endpoints.operator_token)
+    operator = operator_of("arrears", played.endpoints, played.endpoints.operator_token)
     started = time.monotonic()
     with _progress(console) as progress:
         principal = await admin.fetchval("SELECT coalesce(sum(assessed), 0)::bigint FROM collection.obligations "
@@ -319,7 +306,7 @@ async def play_arrears(console: Console, played: Played, admin: asyncpg.Connecti
         await wait_until("arrears' ledger has every payment (VND)", lambda: admin.fetchval(
             "SELECT coalesce(sum(amount), 0)::bigint FROM arrears.payment_lines WHERE employer_code LIKE $1",
             like), allocated, progress, timeout=120)
-        latest = max((date.fromisoformat(r["business_date"]) for r in operator.call("GET", "/runs")["runs"]),
+        latest = max((date.fromisoformat(r["business_date"]) for r in operator.json("GET", "/runs")["runs"]),
                      default=None)
         first = min(law.due_date(p) for p in played.periods) + timedelta(days=1)
         days = [first + timedelta(days=n) for n in range((today - first).days + 1)]
@@ -327,7 +314,8 @@ async def play_arrears(console: Console, played: Played, admin: asyncpg.Connecti
         task = progress.add_task("arrears: one daily run per business date", total=len(days))
         progress.update(task, completed=len(days) - len(todo))
         for day in todo:
-            operator.call("POST", "/runs", {"business_date": day.isoformat(), "reason": "demo: the month's runs"})
+            operator.call("POST", "/runs", {"business_date": day.isoformat(), "reason": "demo: the month's runs"},
+                          timeout=600)
             progress.advance(task)
     played.timings["arrears"] = time.monotonic() - started
     if not todo:
@@ -340,7 +328,7 @@ async def play_arrears(console: Console, played: Played, admin: asyncpg.Connecti
     await check_arrears(played, admin, operator, today)
 
 
-async def check_arrears(played: Played, admin: asyncpg.Connection, operator: Operator, today: date) -> None:
+async def check_arrears(played: Played, admin: asyncpg.Connection, operator: ServiceClient, today: date) -> None:
     like = played.prefix + "%"
     # The figures the runs saw (the ledger matched collection's when the runs began; interest made payable may
     # move credit afterwards, which tomorrow's run takes into account): the interest rule is checked on them.
@@ -366,10 +354,10 @@ async def check_arrears(played: Played, admin: asyncpg.Connection, operator: Ope
         await asyncio.sleep(0.5)
     played.check("arrears", "interest made payable in collection (fund 'interest', VND)", total, await payable())
     owing = sum(1 for totals in _employer_totals(played).values() if totals[0] > totals[1])
-    overdue = operator.call("GET", f"/overdue?days=0&as_of={today.isoformat()}&limit=10000")
+    overdue = operator.json("GET", f"/overdue?days=0&as_of={today.isoformat()}&limit=10000")
     listed = sum(1 for e in overdue["employers"] if e["employer_code"].startswith(played.prefix))
     played.check("arrears", "employers listed overdue = employers that owe principal", owing, listed)
-    played.figures["late-payment ratio"] = operator.call("GET", f"/late-payment-ratio?as_of={today.isoformat()}")
+    played.figures["late-payment ratio"] = operator.json("GET", f"/late-payment-ratio?as_of={today.isoformat()}")
 
 
 def _employer_totals(played: Played) -> dict[str, list[int]]:
@@ -388,14 +376,16 @@ def months_from(today: date, count: int) -> list[str]:
     return [f"{(index + n) // 12}-{(index + n) % 12 + 1:02d}" for n in range(count)]
 
 
-def free_months(maker: Operator, today: date, count: int) -> list[str]:
+def free_months(maker: ServiceClient, today: date, count: int) -> list[str]:
     """``count`` months from this one on without a payment run yet: a month is paid by one run, so a demo played
     again on the same platform pays its beneficiaries' next months."""
     months = months_from(today, 36)
     for start, period in enumerate(months):
         try:
             maker.call("GET", f"/runs/{period}")
-        except LookupError:
+        except OperatorError as refused:
+            if refused.status != 404:
+                raise
             return months[start:start + count]
     raise RuntimeError("every month of the next three years already has a payment run")
 
@@ -408,8 +398,8 @@ async def _consumed(admin: asyncpg.Connection, schema: str, sent: list[payroll.S
 
 async def play_payments(console: Console, played: Played, admin: asyncpg.Connection) -> None:
     seed, settings, now = played.scenario.seed, played.settings, datetime.now(HANOI)
-    maker = Operator(played.endpoints.ports["payments"], played.endpoints.operator_token)
-    checker = Operator(played.endpoints.ports["payments"], played.endpoints.approver_token)
+    maker = operator_of("payments", played.endpoints, played.endpoints.operator_token)
+    checker = operator_of("payments", played.endpoints, played.endpoints.approver_token)
     played.pay_periods = free_months(maker, now.date(), played.scenario.months)
     awards = played.awards
     stop = asyncio.Event()
@@ -447,16 +437,16 @@ async def play_payments(console: Console, played: Played, admin: asyncpg.Connect
     await check_payments(played, admin)
 
 
-async def _run_month(maker: Operator, checker: Operator, period: str, progress: Progress) -> None:
+async def _run_month(maker: ServiceClient, checker: ServiceClient, period: str, progress: Progress) -> None:
     task = progress.add_task(f"{period}: prepare, approve (another operator), send", total=3)
-    view = maker.call("POST", f"/runs/{period}/prepare", {"reason": "demo: monthly run"})
-    view = await _poll(lambda: maker.call("GET", f"/runs/{period}"), lambda v: v["state"] != "preparing", 300)
+    maker.call("POST", f"/runs/{period}/prepare", {"reason": "demo: monthly run"})
+    view = await _poll(lambda: maker.json("GET", f"/runs/{period}"), lambda v: v["state"] != "preparing", 300)
     progress.advance(task)
     if view["state"] == "prepared":
-        view = checker.call("POST", f"/runs/{period}/approve", {
+        checker.call("POST", f"/runs/{period}/approve", {
             "reason": "demo: totals checked", "expected_payments": view["payments"], "expected_amount": view["amount"]})
     progress.advance(task)
-    await _poll(lambda: maker.call("GET", f"/runs/{period}"), lambda v: v["state"] == "sent", 300)
+    await _poll(lambda: maker.json("GET", f"/runs/{period}"), lambda v: v["state"] == "sent", 300)
     progress.advance(task)
 
 

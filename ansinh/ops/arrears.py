@@ -8,75 +8,41 @@ the database.
 from __future__ import annotations
 
 import json
-import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
-from ansinh.runtime.settings import DEFAULT_WEB_PORTS
+from ansinh.ops.service_api import OperatorError, ServiceClient
 
-TOKEN_VARIABLE = "ANSINH_OPERATOR_TOKEN"
-URL_VARIABLE = "ANSINH_ARREARS_URL"
 RUN_TIMEOUT_S = 3600  # a national run (1 million debts) takes seconds; a long catch-up may take minutes
 READ_TIMEOUT_S = 60
 
 
-class ArrearsCommandError(RuntimeError):
+class ArrearsCommandError(OperatorError):
     """The request could not be made or was refused; the text says why and what to do."""
 
 
 @dataclass(frozen=True)
 class Client:
-    base_url: str
-    token: str
+    api: ServiceClient
 
     @classmethod
     def from_environment(cls) -> "Client":
-        token = os.environ.get(TOKEN_VARIABLE, "").strip()
-        if not token:
-            raise ArrearsCommandError(f"no operator token: set {TOKEN_VARIABLE} to your bearer token (one holding "
-                                      "arrears:read, and arrears:run to run; see ANSINH_API_TOKENS)")
-        url = os.environ.get(URL_VARIABLE) or f"http://127.0.0.1:{DEFAULT_WEB_PORTS['arrears']}"
-        return cls(url.rstrip("/"), token)
+        return cls(ServiceClient.from_environment("arrears", "roles arrears:read, and arrears:run to run",
+                                                  ArrearsCommandError))
 
     def run(self, business_date: str, reason: str) -> dict:
-        return json.loads(self._call("POST", "/runs", {"business_date": business_date, "reason": reason},
-                                     timeout=RUN_TIMEOUT_S))
+        return self.api.json("POST", "/runs", {"business_date": business_date, "reason": reason},
+                             timeout=RUN_TIMEOUT_S)
 
     def overdue(self, days: int, as_of: str | None = None, csv: bool = False, limit: int = 1000) -> dict | str:
         query = {"days": days, "limit": limit, "format": "csv" if csv else "json", **({"as_of": as_of} if as_of else {})}
-        body = self._call("GET", "/overdue?" + urllib.parse.urlencode(query))
+        body = self.api.call("GET", "/overdue?" + urllib.parse.urlencode(query), timeout=READ_TIMEOUT_S)
         return body.decode() if csv else json.loads(body)
 
     def statement(self, employer_code: str, as_of: str | None = None) -> dict:
         query = "?" + urllib.parse.urlencode({"as_of": as_of}) if as_of else ""
-        return json.loads(self._call("GET", f"/employers/{urllib.parse.quote(employer_code, safe='')}/arrears{query}"))
-
-    def _call(self, method: str, path: str, body: dict | None = None, timeout: float = READ_TIMEOUT_S) -> bytes:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        data = None
-        if body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            raise ArrearsCommandError(f"{exc.code}: {_error_text(exc.read())}") from None
-        except OSError as exc:
-            raise ArrearsCommandError(f"arrears is not reachable at {self.base_url} ({exc}); is it running? "
-                                      f"(set {URL_VARIABLE} for another address)") from None
-
-
-def _error_text(body: bytes) -> str:
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")[:200]
-    if isinstance(answer, dict) and answer.get("problems"):
-        return "; ".join(f"{p.get('field')}: {p.get('problem')}" for p in answer["problems"])
-    return answer.get("error", str(answer)[:200]) if isinstance(answer, dict) else str(answer)[:200]
+        return self.api.json("GET", f"/employers/{urllib.parse.quote(employer_code, safe='')}/arrears{query}",
+                             timeout=READ_TIMEOUT_S)
 
 
 # ---- the CLI's side (ansinh arrears ...): one function per action, output with rich -----------------------

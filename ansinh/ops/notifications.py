@@ -13,76 +13,40 @@ touches the database. ``ANSINH_NOTIFICATIONS_URL`` points at another address tha
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
-from ansinh.runtime.settings import DEFAULT_WEB_PORTS
+from ansinh.ops.service_api import OperatorError, ServiceClient
 
-TOKEN_VARIABLE = "ANSINH_OPERATOR_TOKEN"
-URL_VARIABLE = "ANSINH_NOTIFICATIONS_URL"
-
-
-class NotificationsCommandError(RuntimeError):
+class NotificationsCommandError(OperatorError):
     """The request could not be made or was refused; the text says why and what to do."""
 
 
 @dataclass(frozen=True)
 class Client:
-    base_url: str
-    token: str
+    api: ServiceClient
 
     @classmethod
     def from_environment(cls) -> "Client":
-        token = os.environ.get(TOKEN_VARIABLE, "").strip()
-        if not token:
-            raise NotificationsCommandError(
-                f"no operator token: set {TOKEN_VARIABLE} to your bearer token (roles notifications:read, "
-                "notifications:replay to replay, personal_data:read for a history; see ANSINH_API_TOKENS)")
-        url = os.environ.get(URL_VARIABLE) or f"http://127.0.0.1:{DEFAULT_WEB_PORTS['notifications']}"
-        return cls(url.rstrip("/"), token)
+        return cls(ServiceClient.from_environment(
+            "notifications", "roles notifications:read, notifications:replay to replay, personal_data:read for a "
+            "history", NotificationsCommandError))
 
     def failed(self, state: str = "all", channel: str | None = None) -> dict:
         query = {"state": state, **({"channel": channel} if channel else {})}
-        return self._call("GET", "/notifications/failed?" + urllib.parse.urlencode(query))
+        return self.api.json("GET", "/notifications/failed?" + urllib.parse.urlencode(query))
 
     def replay(self, ids: list[int] | None, all_failed: bool, channel: str | None, reason: str) -> dict:
         body = {"reason": reason, "all_failed": all_failed, **({"ids": ids} if ids else {}),
                 **({"channel": channel} if channel else {})}
-        return self._call("POST", "/notifications/replay", body)
+        return self.api.json("POST", "/notifications/replay", body)
 
     def history(self, participant_code: str) -> dict:
-        return self._call("GET", f"/participants/{urllib.parse.quote(participant_code, safe='')}/notifications")
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        data = None
-        if body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise NotificationsCommandError(f"{exc.code}: {_error_text(exc.read())}") from None
-        except OSError as exc:
-            raise NotificationsCommandError(f"notifications is not reachable at {self.base_url} ({exc}); is it "
-                                            f"running? (set {URL_VARIABLE} for another address)") from None
-
-
-def _error_text(body: bytes) -> str:
-    try:
-        answer = json.loads(body)
-        problems = "; ".join(f"{p.get('field', '')}: {p.get('problem', p)}" for p in answer.get("problems", []))
-        return answer["error"] + (f" ({problems})" if problems else "")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return body.decode(errors="replace")[:200]
+        return self.api.json("GET", f"/participants/{urllib.parse.quote(participant_code, safe='')}/notifications")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

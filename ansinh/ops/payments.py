@@ -14,78 +14,43 @@ progress bar (rows done of total) and then the run's summary. ``ANSINH_PAYMENTS_
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ansinh.runtime.settings import DEFAULT_WEB_PORTS
+from ansinh.ops.service_api import OperatorError, ServiceClient
 
-TOKEN_VARIABLE = "ANSINH_OPERATOR_TOKEN"
-URL_VARIABLE = "ANSINH_PAYMENTS_URL"
 POLL_S = 0.5
 
 
-class PaymentsCommandError(RuntimeError):
+class PaymentsCommandError(OperatorError):
     """The request could not be made or was refused; the text says why and what to do."""
 
 
 @dataclass(frozen=True)
 class Client:
-    base_url: str
-    token: str
+    api: ServiceClient
 
     @classmethod
     def from_environment(cls) -> "Client":
-        token = os.environ.get(TOKEN_VARIABLE, "").strip()
-        if not token:
-            raise PaymentsCommandError(f"no operator token: set {TOKEN_VARIABLE} to your bearer token (roles "
-                                       "payments:prepare, payments:approve or payments:read; see ANSINH_API_TOKENS)")
-        url = os.environ.get(URL_VARIABLE) or f"http://127.0.0.1:{DEFAULT_WEB_PORTS['payments']}"
-        return cls(url.rstrip("/"), token)
+        return cls(ServiceClient.from_environment(
+            "payments", "roles payments:prepare, payments:approve or payments:read", PaymentsCommandError))
 
     def prepare(self, period: str, reason: str) -> dict:
-        return self._call("POST", f"/runs/{period}/prepare", {"reason": reason})
+        return self.api.json("POST", f"/runs/{period}/prepare", {"reason": reason})
 
     def approve(self, period: str, reason: str, payments: int | None, amount: int | None) -> dict:
         body = {"reason": reason, "expected_payments": payments, "expected_amount": amount}
-        return self._call("POST", f"/runs/{period}/approve", {k: v for k, v in body.items() if v is not None})
+        return self.api.json("POST", f"/runs/{period}/approve", {k: v for k, v in body.items() if v is not None})
 
     def run(self, period: str) -> dict:
-        return self._call("GET", f"/runs/{period}")
+        return self.api.json("GET", f"/runs/{period}")
 
     def history(self, beneficiary: str) -> dict:
-        return self._call("GET", f"/beneficiaries/{beneficiary}/payments")
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        data = None
-        if body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise PaymentsCommandError(f"{exc.code}: {_error_text(exc.read())}") from None
-        except OSError as exc:
-            raise PaymentsCommandError(f"payments is not reachable at {self.base_url} ({exc}); is it running? "
-                                       f"(set {URL_VARIABLE} for another address)") from None
-
-
-def _error_text(body: bytes) -> str:
-    try:
-        answer = json.loads(body)
-        problems = "; ".join(f"{p['field']}: {p['problem']}" for p in answer.get("problems", []))
-        return answer["error"] + (f" ({problems})" if problems else "")
-    except (ValueError, KeyError, TypeError):
-        return body.decode(errors="replace")[:200]
+        return self.api.json("GET", f"/beneficiaries/{beneficiary}/payments")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
