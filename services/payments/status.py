@@ -242,6 +242,8 @@ class Status:
                                   "service never sent")
         for r in w.reports:
             row = rows[r.payment_id]
+            if row["sent_at"] is None:  # stopped (or not yet sent): no bank has it; not a late report
+                return UnknownPayment("end_to_end_id: names a payment this service never sent (it never left)")
             if row["bank_bin"] is None:  # never a transfer (a payment moved to cash keeps its bank: late reports)
                 return StatusNotApplicable("end_to_end_id: a bank status for a payment made in cash")
             if row["bank_bin"] != w.bank_bin:
@@ -460,7 +462,7 @@ async def late_runs(conn: asyncpg.Connection, today: date) -> int:
 
 def _check_cash(message: wire.CashPaymentReported, rows: dict) -> PermanentError | None:
     row = rows.get(message.payment_id)
-    if row is None:
+    if row is None or row["sent_at"] is None:  # unknown, or stopped before it left: no office has it
         return UnknownPayment("payment_id: names a payment this service never ordered")
     if row["channel"] != "cash":
         return StatusNotApplicable("payment_id: a cash report for a payment made by bank transfer")
