@@ -101,6 +101,7 @@ class Played:
     ledger: payroll.Ledger = field(default_factory=payroll.Ledger)
     checks: list[Check] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    volumes: dict[str, tuple[int, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     figures: dict[str, object] = field(default_factory=dict)
     awards: registry.Registry = field(default_factory=registry.Registry)
@@ -178,6 +179,8 @@ async def play_collection(console: Console, settings: PlatformSettings, played: 
                 like, f"%{played.prefix}%"), expected, progress, timeout=120)
             previous = period
     played.timings["collection"] = time.monotonic() - started
+    played.volumes["collection"] = (sum(len(m.declared) + m.broken_rows + len(m.payments)
+                                        for m in played.ledger.months.values()), "declarations and payments")
     await check_collection(played, admin)
 
 
@@ -318,6 +321,7 @@ async def play_arrears(console: Console, played: Played, admin: asyncpg.Connecti
                           timeout=600)
             progress.advance(task)
     played.timings["arrears"] = time.monotonic() - started
+    played.volumes["arrears"] = (len(todo), "daily runs")
     if not todo:
         # Debts that appear after a day's run are charged, back to their first day late, by the next run: with
         # today's run already done, that is tomorrow's. (Days run before they appeared are no obstacle.)
@@ -434,6 +438,8 @@ async def play_payments(console: Console, played: Played, admin: asyncpg.Connect
         stop.set()
         played.figures["bank answers"], played.figures["paying office answers"] = await bank, await post
     played.timings["payments"] = time.monotonic() - started
+    played.volumes["payments"] = (sum(len(registry.expected_payments(awards, p)) for p in played.pay_periods),
+                                  "payments (prepared, approved, sent, answered)")
     await check_payments(played, admin)
 
 
@@ -494,6 +500,7 @@ def mailbox_counts(endpoints: Endpoints) -> dict:
 async def play_notifications(console: Console, played: Played, admin: asyncpg.Connection,
                              before: dict[str, int]) -> None:
     """Waits until nothing of this run's participants is due any more, then compares with the mailbox."""
+    started = time.monotonic()
     people = list(played.worker_contacts) + [b.code for b in played.population.beneficiaries]
     # Due anywhere on the platform (not only ours): the mailbox counts every participant's messages, so the two
     # are compared once nothing at all is being sent.
@@ -508,9 +515,7 @@ async def play_notifications(console: Console, played: Played, admin: asyncpg.Co
         remaining = await wait_until("notifications delivered (not waiting for quiet hours)",
                                      lambda: _left(admin, due, people, created), created, progress, timeout=180)
     played.check("notifications", "notifications due and not yet delivered", 0, created - remaining)
-    after = mailbox_counts(played.endpoints)
-    sent = dict(await admin.fetch("SELECT channel, count(*) FROM notifications.notifications "
-                                  "WHERE state = 'sent' AND sent_at >= $1 GROUP BY 1", played.started_at))
+    sent, after = await _quiet_snapshot(played, admin)
     for channel in ("email", "sms", "push"):
         played.check("notifications", f"{channel}: received by the mailbox = recorded as sent (all participants, "
                      "during the run), once each",
@@ -526,9 +531,28 @@ async def play_notifications(console: Console, played: Played, admin: asyncpg.Co
                                 "WHERE participant_code = ANY($1) AND type = 'contributions_unpaid'", list(workers))
     played.check("notifications", "workers told their employer has not paid a month of theirs (with contact details)",
                  len(workers), told)
+    played.timings["notifications"] = time.monotonic() - started
+    played.volumes["notifications"] = (sum(sent.values()), "messages delivered after the other stages")
     played.figures["notifications"] = await admin.fetch(
         "SELECT type, channel, language, state, count(*) AS n FROM notifications.notifications "
         "WHERE participant_code = ANY($1) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4", people)
+
+
+async def _quiet_snapshot(played: Played, admin: asyncpg.Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """What the service recorded as sent since the run began, and what the mailbox received, read at a moment
+    when no message is in flight (the same sent count before and after reading the mailbox, none sending):
+    otherwise a message received but not yet recorded would look like a duplicate."""
+    query = ("SELECT channel, count(*) FILTER (WHERE state = 'sent' AND sent_at >= $1) AS sent, "
+             "count(*) FILTER (WHERE state = 'sending') AS sending FROM notifications.notifications GROUP BY 1")
+    deadline = time.monotonic() + 60
+    while True:
+        before = {r["channel"]: (r["sent"], r["sending"]) for r in await admin.fetch(query, played.started_at)}
+        mailbox = mailbox_counts(played.endpoints)
+        after = {r["channel"]: (r["sent"], r["sending"]) for r in await admin.fetch(query, played.started_at)}
+        quiet = before == after and not any(sending for _, sending in after.values())
+        if quiet or time.monotonic() > deadline:
+            return {channel: sent for channel, (sent, _) in after.items()}, mailbox
+        await asyncio.sleep(0.5)
 
 
 async def _idle_services(ports: list[int]) -> int:
@@ -572,6 +596,12 @@ def report(console: Console, played: Played) -> bool:
         for r in played.figures["notifications"]:
             told.add_row(r["type"], r["channel"], r["language"], r["state"], f"{r['n']:,}")
         console.print(told)
+    if played.timings:
+        stages = Table("stage", "seconds", "what", "per second", title="Throughput per stage (waits included)")
+        for stage, seconds in played.timings.items():
+            count, what = played.volumes.get(stage, (0, ""))
+            stages.add_row(stage, f"{seconds:,.1f}", f"{count:,} {what}", f"{count / seconds:,.0f}" if seconds else "")
+        console.print(stages)
     if own := played.figures.get("this run's ratio"):
         overdue, due = own
         console.print(f"this run's employers: {overdue / due:.2%} late ({overdue:,} of {due:,} VND due), against the "
