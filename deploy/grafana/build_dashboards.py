@@ -133,7 +133,7 @@ PAYMENTS = ("ansinh-payments", "ansinh: payments", [
     ("Latest run: VND by channel and state", "currencyVND", [
         q("payments_run_amount_vnd", "{{channel}} {{state}}")]),
     ("Run progress (rows done / total), by phase", "percentunit", [
-        q("payments_run_rows_done / (payments_run_rows_total > 0)", "{{phase}}")]),
+        q("payments_run_rows_done / (payments_run_rows_planned > 0)", "{{phase}}")]),
     ("Run phase duration p99, by phase", "s", [
         q("histogram_quantile(0.99, sum by (le, phase) (rate(payments_run_duration_seconds_bucket[1d])))",
           "{{phase}}")]),

@@ -22,7 +22,7 @@ AMOUNT_BY_STATE = Gauge("payments_run_amount_vnd", "VND of the latest run's paym
 # Rows done in the phase a run is in (prepare: entitlements examined; send: payments sent).
 RUN_ROWS_DONE = Gauge("payments_run_rows_done", "Rows done in the current run phase", ["phase"])
 # Rows in all of that phase (the progress bar's total).
-RUN_ROWS_TOTAL = Gauge("payments_run_rows_total", "Rows of the current run phase", ["phase"])
+RUN_ROWS_TOTAL = Gauge("payments_run_rows_planned", "Rows of the current run phase", ["phase"])
 # How long a phase of a run took (prepare, send), seconds.
 RUN_SECONDS = Histogram("payments_run_duration_seconds", "Duration of a run phase", ["phase"],
                         buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600))
