@@ -15,8 +15,10 @@ import pytest
 from ansinh.runtime import failpoints
 from schemas.envelope import encode
 from services.arrears.accrual import FAIL_AFTER_CHUNK, run_accrual
+from services.arrears.handlers import CONSUMER as LEDGER
 from tests.integration.arrears.accrual_world import allocated, assessed, start_run_process
 from tests.kafka_helpers import header, publish, read_topic
+from tests.waiting import eventually_async
 
 
 class World:
@@ -24,9 +26,22 @@ class World:
         self.isolated, self.service = isolated, service
 
     async def send(self, topic: str, *envelopes: dict) -> None:
+        """Publish, then wait until the ledger has claimed every event (its change commits with the claim):
+        a run started after that sees them, whichever of the service's consumer groups finishes first."""
         await publish(self.isolated.bootstrap, self.isolated.topic(topic),
                       [(e["payload"]["employer_code"].encode(), encode(e)) for e in envelopes])
+        ids = [e["event_id"] for e in envelopes]
+        await eventually_async(lambda: self.claimed(ids), 30, until=lambda n: n == len(ids),
+                               what=f"the ledger claims {len(ids)} events of {topic}")
         await self.isolated.wait_until_idle("arrears")
+
+    async def claimed(self, ids: list[str]) -> int:
+        conn = await asyncpg.connect(self.isolated.service("arrears").service_database_url)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM arrears.inbox WHERE consumer = $1 "
+                                       "AND event_id = ANY($2::uuid[])", LEDGER, ids)
+        finally:
+            await conn.close()
 
     async def send_raw(self, topic: str, *values: bytes) -> None:
         await publish(self.isolated.bootstrap, self.isolated.topic(topic), [(b"DN0009", v) for v in values])
