@@ -106,7 +106,7 @@ async def main_async(args) -> None:
     pool = await world.create()
     try:
         await seed(pool, args.count)
-        await system(world, pool, 50_000)
+        await system(world, pool, 50_000, "inline")  # the run that sends what the banks answer
         envelopes = await reports(pool, args.reject_every)
         async with pool.acquire() as conn:
             transfers = await conn.fetchval("SELECT count(*) FROM bank_batch_items")
